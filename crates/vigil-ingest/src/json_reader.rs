@@ -1,0 +1,199 @@
+//! JSON inputs: one object per line (NDJSON), an array of objects, or one document.
+//!
+//! Each object is recognised by its shape: the `evtx` crate's JSON (`{"Event": …}`),
+//! Winlogbeat (`winlog`), NXLog's flattened Windows records, or a row already in a
+//! catalog table's shape (named by `--table`, by its `Type` field, or by its columns).
+
+use std::io::BufRead;
+
+use serde_json::{Map, Value as Json};
+use vigil_schema::{Catalog, Table};
+
+use crate::normalise::{Origin, normalise};
+use crate::reader::Ctx;
+use crate::shape::{fits, guess_table, json_row};
+use crate::winevent::WinEvent;
+
+/// Reads a JSON stream. A line that is not valid JSON is reported and skipped, unless
+/// it is the first line of a document that spans many lines, which is read whole.
+pub(crate) fn read(mut input: impl BufRead, label: &str, ctx: &mut Ctx<'_>) -> Result<(), String> {
+    let mut state = State::default();
+    let mut line = Vec::with_capacity(64 * 1024);
+    let mut line_no = 0u64;
+    let mut offset = 0u64;
+    loop {
+        line.clear();
+        let n = match input.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) => {
+                ctx.fail(label, format!("read error at byte {offset}: {err}"));
+                break;
+            }
+        };
+        line_no += 1;
+        let start = offset;
+        offset += n as u64;
+        let text = trim(&line);
+        if text.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<Json>(text) {
+            Ok(value) => value_rows(value, label, line_no, ctx, &mut state)?,
+            Err(err) if line_no == 1 && err.is_eof() => {
+                // A pretty-printed document: read the rest and parse it as one.
+                let mut whole = line.clone();
+                if let Err(err) = input.read_to_end(&mut whole) {
+                    ctx.fail(label, format!("read error: {err}"));
+                    break;
+                }
+                match serde_json::from_slice::<Json>(trim(&whole)) {
+                    Ok(value) => value_rows(value, label, 1, ctx, &mut state)?,
+                    Err(err) => ctx.fail(label, format!("not valid JSON: {err}")),
+                }
+                break;
+            }
+            Err(err) => ctx.skip(
+                label,
+                format!("line {line_no} (byte {start})"),
+                format!("not valid JSON: {err}"),
+            ),
+        }
+    }
+    if state.unplaced_keys > 0 {
+        ctx.note(
+            label,
+            format!(
+                "{} field(s) matched no column of their table and were dropped",
+                state.unplaced_keys
+            ),
+        );
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct State {
+    /// The table the last row-shaped object was guessed to belong to.
+    guessed: Option<&'static Table>,
+    unplaced_keys: usize,
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &bytes[start..end]
+}
+
+/// Rows from one top-level JSON value: an object, an array of them, or a wrapper with
+/// the rows under `value` (as Microsoft Graph returns them).
+fn value_rows(
+    value: Json,
+    label: &str,
+    line: u64,
+    ctx: &mut Ctx<'_>,
+    state: &mut State,
+) -> Result<(), String> {
+    match value {
+        Json::Array(items) => {
+            for (i, item) in items.into_iter().enumerate() {
+                let record = if line == 1 { i as u64 + 1 } else { line };
+                match item {
+                    Json::Object(obj) => object_rows(&obj, label, record, ctx, state)?,
+                    _ => ctx.skip(label, format!("item {}", i + 1), "not a JSON object".into()),
+                }
+            }
+            Ok(())
+        }
+        Json::Object(mut obj) => {
+            if let Some(Json::Array(_)) = obj.get("value") {
+                if let Some(items) = obj.remove("value") {
+                    return value_rows(items, label, line, ctx, state);
+                }
+            }
+            object_rows(&obj, label, line, ctx, state)
+        }
+        _ => {
+            ctx.skip(label, format!("line {line}"), "not a JSON object".into());
+            Ok(())
+        }
+    }
+}
+
+fn object_rows(
+    obj: &Map<String, Json>,
+    label: &str,
+    record: u64,
+    ctx: &mut Ctx<'_>,
+    state: &mut State,
+) -> Result<(), String> {
+    let location = || format!("line {record}");
+    if let Some(table) = ctx.table {
+        state.unplaced_keys += json_row(obj, table, label, record, &mut ctx.tables);
+        return ctx.record_done();
+    }
+    let event = if obj.get("Event").is_some_and(|e| e.get("System").is_some()) {
+        Some(WinEvent::from_evtx_json(&Json::Object(obj.clone())))
+    } else if obj.get("winlog").is_some_and(Json::is_object) {
+        Some(WinEvent::from_winlogbeat(obj))
+    } else if is_nxlog(obj) {
+        Some(WinEvent::from_nxlog(obj))
+    } else {
+        None
+    };
+    match event {
+        Some(Ok(event)) => {
+            normalise(
+                &event,
+                Origin {
+                    file: label,
+                    record,
+                },
+                &mut ctx.tables,
+            );
+            return ctx.record_done();
+        }
+        Some(Err(reason)) => {
+            ctx.skip(label, location(), reason);
+            return Ok(());
+        }
+        None => {}
+    }
+    let named = obj
+        .get("Type")
+        .and_then(Json::as_str)
+        .and_then(|t| Catalog::builtin().table(t));
+    let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+    let table = named
+        .or_else(|| state.guessed.filter(|t| fits(t, &keys)))
+        .or_else(|| guess_table(keys.iter().copied()));
+    match table {
+        Some(table) => {
+            state.guessed = Some(table);
+            state.unplaced_keys += json_row(obj, table, label, record, &mut ctx.tables);
+            ctx.record_done()
+        }
+        None => {
+            ctx.skip(
+                label,
+                location(),
+                "cannot tell which table this object belongs to; name one with --table".into(),
+            );
+            Ok(())
+        }
+    }
+}
+
+/// NXLog's `im_msvistalog` output: event id, channel and host side by side with the data.
+fn is_nxlog(obj: &Map<String, Json>) -> bool {
+    obj.contains_key("EventID")
+        && obj.contains_key("Hostname")
+        && (obj.contains_key("SourceName") || obj.contains_key("SourceModuleType"))
+}

@@ -1,0 +1,442 @@
+//! Walking the inputs: directories, archives and files, one source at a time.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, Cursor, Read, Seek};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use vigil_schema::{Catalog, Table};
+
+use crate::detect::Format;
+use crate::rows::TableSet;
+use crate::{Problem, Sink, Source, SourceSummary, csv_reader, evtx_reader, json_reader};
+
+/// How to read.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// The format of every input, or `Auto` to recognise each from its content.
+    pub format: Format,
+    /// The catalog table rows of JSON and CSV inputs belong to, when it cannot be told
+    /// from the rows themselves.
+    pub table: Option<String>,
+    /// Rows per record batch handed to the sink.
+    pub batch_rows: usize,
+    /// Threads for EVTX parsing; 0 uses every core.
+    pub threads: usize,
+    /// Also carve EVTX records from the unused space of chunks. Carved records are old
+    /// or overwritten events: some are stale copies of live ones, some are fragments.
+    pub carve: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            format: Format::Auto,
+            table: None,
+            batch_rows: 16 * 1024,
+            threads: 0,
+            carve: false,
+        }
+    }
+}
+
+/// What a whole run read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadTotals {
+    /// Sources read (files, with an archive counting once).
+    pub sources: u64,
+    /// Sources the sink declined, because it had them already.
+    pub already_ingested: u64,
+    /// Files found while walking directories that are in no format Vigil reads.
+    pub ignored: Vec<PathBuf>,
+    /// Files that could not be read at all.
+    pub failed_files: u64,
+    pub records: u64,
+    pub skipped_records: u64,
+    pub bytes: u64,
+    pub rows: BTreeMap<String, u64>,
+}
+
+impl ReadTotals {
+    /// Whether anything at all was skipped (a record, a member or a file).
+    pub fn has_skips(&self) -> bool {
+        self.skipped_records > 0 || self.failed_files > 0
+    }
+}
+
+/// Reads inputs into a sink.
+pub struct Reader {
+    options: ReadOptions,
+    table: Option<&'static Table>,
+}
+
+/// The state of one source being read, shared with the format readers.
+pub(crate) struct Ctx<'a> {
+    pub sink: &'a mut dyn Sink,
+    pub tables: TableSet,
+    pub summary: SourceSummary,
+    pub options: &'a ReadOptions,
+    /// The table named with `--table`, if any.
+    pub table: Option<&'static Table>,
+    unreported_records: u64,
+}
+
+impl Ctx<'_> {
+    /// A record that was skipped.
+    pub fn skip(&mut self, file: &str, location: String, reason: String) {
+        self.summary.skipped += 1;
+        self.summary.records += 1;
+        self.sink.problem(Problem {
+            file: file.to_string(),
+            location,
+            reason,
+        });
+    }
+
+    /// A member or file-level problem that is not a single record.
+    pub fn fail(&mut self, file: &str, reason: String) {
+        self.summary.skipped += 1;
+        self.sink.problem(Problem {
+            file: file.to_string(),
+            location: String::new(),
+            reason,
+        });
+    }
+
+    /// Something worth telling that lost no record (fields dropped, columns left out).
+    pub fn note(&mut self, file: &str, reason: String) {
+        self.sink.problem(Problem {
+            file: file.to_string(),
+            location: String::new(),
+            reason,
+        });
+    }
+
+    /// A record read and mapped; hands on any batch that has filled up.
+    pub fn record_done(&mut self) -> Result<(), String> {
+        self.summary.records += 1;
+        self.unreported_records += 1;
+        if self.unreported_records >= 4096 {
+            self.sink.progress(self.unreported_records, 0);
+            self.unreported_records = 0;
+            for (table, batch) in self.tables.take_full() {
+                self.hand_over(table, batch)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn hand_over(
+        &mut self,
+        table: &'static Table,
+        batch: arrow::record_batch::RecordBatch,
+    ) -> Result<(), String> {
+        *self.summary.rows.entry(table.name.clone()).or_default() += batch.num_rows() as u64;
+        self.sink.batch(table, batch)
+    }
+
+    fn finish(&mut self) -> Result<(), String> {
+        self.sink.progress(self.unreported_records, 0);
+        self.unreported_records = 0;
+        for (table, batch) in self.tables.take_all() {
+            self.hand_over(table, batch)?;
+        }
+        Ok(())
+    }
+}
+
+impl Reader {
+    pub fn new(options: ReadOptions) -> Reader {
+        Reader {
+            options,
+            table: None,
+        }
+    }
+
+    /// Checks the options (an unknown `--table` is an error before anything is read).
+    pub fn validate(mut self) -> Result<Reader, String> {
+        if let Some(name) = &self.options.table {
+            let catalog = Catalog::builtin();
+            let table = catalog.table_ignore_case(name).ok_or_else(|| {
+                match catalog.suggest_table(name) {
+                    Some(s) => format!("unknown table {name:?}; did you mean {s}?"),
+                    None => format!("unknown table {name:?} (see `vigil tables`)"),
+                }
+            })?;
+            self.table = Some(table);
+        }
+        Ok(self)
+    }
+
+    /// Reads every path (files and directories, recursively). Problems go to the sink;
+    /// only an error from the sink itself stops the run.
+    pub fn read_paths(&self, paths: &[PathBuf], sink: &mut dyn Sink) -> Result<ReadTotals, String> {
+        let mut totals = ReadTotals::default();
+        for path in paths {
+            let mut files = Vec::new();
+            if path.is_dir() {
+                collect_files(path, &mut files, sink);
+                for file in files {
+                    self.read_file(&file, false, sink, &mut totals)?;
+                }
+            } else {
+                self.read_file(path, true, sink, &mut totals)?;
+            }
+        }
+        Ok(totals)
+    }
+
+    fn read_file(
+        &self,
+        path: &Path,
+        named: bool,
+        sink: &mut dyn Sink,
+        totals: &mut ReadTotals,
+    ) -> Result<(), String> {
+        let label = path.display().to_string();
+        let fail = |sink: &mut dyn Sink, totals: &mut ReadTotals, reason: String| {
+            totals.failed_files += 1;
+            sink.problem(Problem {
+                file: label.clone(),
+                location: String::new(),
+                reason,
+            });
+        };
+        let (format, source) = match inspect(path, self.options.format) {
+            Ok(Some(found)) => found,
+            Ok(None) if named => {
+                fail(
+                    sink,
+                    totals,
+                    "not a format Vigil reads (EVTX, JSON, NDJSON, CSV or zip)".into(),
+                );
+                return Ok(());
+            }
+            Ok(None) => {
+                totals.ignored.push(path.to_path_buf());
+                return Ok(());
+            }
+            Err(err) => {
+                fail(sink, totals, format!("cannot read: {err}"));
+                return Ok(());
+            }
+        };
+        if !sink.begin_source(&source)? {
+            totals.already_ingested += 1;
+            return Ok(());
+        }
+        let mut ctx = Ctx {
+            sink,
+            tables: TableSet::new(self.options.batch_rows),
+            summary: SourceSummary::default(),
+            options: &self.options,
+            table: self.table,
+            unreported_records: 0,
+        };
+        let opened = File::open(path).map_err(|e| e.to_string());
+        match opened {
+            Ok(file) if format == Format::Zip => read_zip(file, &label, &mut ctx)?,
+            Ok(file) => read_stream(file, format, &label, &mut ctx)?,
+            Err(err) => ctx.fail(&label, format!("cannot open: {err}")),
+        }
+        ctx.finish()?;
+        for (table, column, count) in ctx.tables.rejected() {
+            let reason = format!(
+                "{count} value(s) of {table}.{column} did not fit its type and were left empty"
+            );
+            ctx.note(&label, reason);
+        }
+        ctx.sink.progress(0, source.size);
+        let summary = ctx.summary;
+        ctx.sink.end_source(&source, &summary)?;
+
+        totals.sources += 1;
+        totals.bytes += source.size;
+        totals.records += summary.records;
+        totals.skipped_records += summary.skipped;
+        for (table, n) in &summary.rows {
+            *totals.rows.entry(table.clone()).or_default() += n;
+        }
+        Ok(())
+    }
+}
+
+/// Every file under `dir`, in name order, hidden files and folders left out.
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, sink: &mut dyn Sink) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) => {
+            sink.problem(Problem {
+                file: dir.display().to_string(),
+                location: String::new(),
+                reason: format!("cannot list folder: {err}"),
+            });
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            collect_files(&path, out, sink);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// Recognises a file's format and hashes its content.
+fn inspect(path: &Path, wanted: Format) -> std::io::Result<Option<(Format, Source)>> {
+    let mut file = File::open(path)?;
+    let mut head = vec![0u8; 4096];
+    let n = read_up_to(&mut file, &mut head)?;
+    head.truncate(n);
+    let sniffed = Format::sniff(&head);
+    // An archive is opened whatever format its members were said to be in.
+    let format = match (wanted, sniffed) {
+        (_, Some(Format::Zip)) => Format::Zip,
+        (Format::Auto, Some(found)) => found,
+        (Format::Auto, None) => return Ok(None),
+        (wanted, _) => wanted,
+    };
+    file.rewind()?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buf)? {
+            0 => break,
+            n => {
+                hasher.update(&buf[..n]);
+                size += n as u64;
+            }
+        }
+    }
+    let source = Source {
+        path: path.to_path_buf(),
+        size,
+        sha256: hex::encode(hasher.finalize()),
+    };
+    Ok(Some((format, source)))
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// Reads one file or member of a known format.
+fn read_stream(file: File, format: Format, label: &str, ctx: &mut Ctx<'_>) -> Result<(), String> {
+    match format {
+        Format::Evtx => match evtx::EvtxParser::from_read_seek(BufReader::new(file)) {
+            Ok(parser) => evtx_reader::read(parser, label, ctx),
+            Err(err) => {
+                ctx.fail(
+                    label,
+                    format!("not a readable EVTX file: {}", crate::error_chain(&err)),
+                );
+                Ok(())
+            }
+        },
+        Format::Json => json_reader::read(BufReader::with_capacity(1 << 20, file), label, ctx),
+        Format::Csv => csv_reader::read(BufReader::with_capacity(1 << 20, file), label, ctx),
+        Format::Zip | Format::Auto => {
+            ctx.fail(label, format!("cannot read {format} content here"));
+            Ok(())
+        }
+    }
+}
+
+/// Reads every member of an archive, each in its own recognised format.
+fn read_zip<R: Read + Seek>(reader: R, label: &str, ctx: &mut Ctx<'_>) -> Result<(), String> {
+    let mut archive = match zip::ZipArchive::new(reader) {
+        Ok(archive) => archive,
+        Err(err) => {
+            ctx.fail(
+                label,
+                format!("not a readable zip archive: {}", crate::error_chain(&err)),
+            );
+            return Ok(());
+        }
+    };
+    for index in 0..archive.len() {
+        let mut member = match archive.by_index(index) {
+            Ok(member) => member,
+            Err(err) => {
+                ctx.fail(
+                    label,
+                    format!("member {index}: {}", crate::error_chain(&err)),
+                );
+                continue;
+            }
+        };
+        if member.is_dir() {
+            continue;
+        }
+        let member_name = member
+            .name()
+            .map_or_else(|_| format!("member {index}"), |n| n.to_string());
+        let member_label = format!("{label}!{member_name}");
+        let mut head = vec![0u8; 4096];
+        let n = match read_up_to(&mut member, &mut head) {
+            Ok(n) => n,
+            Err(err) => {
+                ctx.fail(&member_label, format!("cannot decompress: {err}"));
+                continue;
+            }
+        };
+        head.truncate(n);
+        let format = match (ctx.options.format, Format::sniff(&head)) {
+            (_, Some(Format::Zip)) => Format::Zip,
+            (Format::Auto, Some(found)) => found,
+            (Format::Auto, None) => continue,
+            (wanted, _) => wanted,
+        };
+        match format {
+            // EVTX needs to seek and nested archives need their directory: read whole.
+            Format::Evtx | Format::Zip => {
+                let mut bytes = head;
+                if let Err(err) = member.read_to_end(&mut bytes) {
+                    ctx.fail(&member_label, format!("cannot decompress: {err}"));
+                    continue;
+                }
+                drop(member);
+                if format == Format::Zip {
+                    read_zip(Cursor::new(bytes), &member_label, ctx)?;
+                    continue;
+                }
+                match evtx::EvtxParser::from_buffer(bytes) {
+                    Ok(parser) => evtx_reader::read(parser, &member_label, ctx)?,
+                    Err(err) => ctx.fail(
+                        &member_label,
+                        format!("not a readable EVTX file: {}", crate::error_chain(&err)),
+                    ),
+                }
+            }
+            Format::Json | Format::Csv => {
+                let stream = BufReader::with_capacity(1 << 20, Cursor::new(head).chain(member));
+                if format == Format::Json {
+                    json_reader::read(stream, &member_label, ctx)?;
+                } else {
+                    csv_reader::read(stream, &member_label, ctx)?;
+                }
+            }
+            Format::Auto => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,475 @@
+//! Writing to the lake: staged Parquet files, moved into place and listed in one commit.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray, UInt32Array};
+use arrow::compute::take_record_batch;
+use arrow::datatypes::TimestampNanosecondType;
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use vigil_schema::Table;
+
+use crate::manifest::{LakeFile, Manifest, SourceEntry};
+use crate::{Result, Store, StoreError, io_err};
+
+const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
+/// Rows per Parquet row group: large enough for good compression and pruning, small
+/// enough that the row groups being filled in every open file stay modest in memory.
+const ROW_GROUP_ROWS: usize = 64 * 1024;
+/// Files open at once; past this the fullest is finished and a new one started later.
+const MAX_OPEN_FILES: usize = 48;
+/// The partition of rows that have no time.
+pub(crate) const UNDATED: &str = "undated";
+
+/// What a commit made live.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommitSummary {
+    pub id: String,
+    pub files: usize,
+    pub rows: u64,
+    pub sources: usize,
+}
+
+/// The one writer of a data directory (it holds `lake.lock` while it lives).
+pub struct Writer {
+    store: Store,
+    _lock: File,
+    manifest: Manifest,
+    pending: Pending,
+}
+
+/// Everything written since the last commit.
+struct Pending {
+    id: String,
+    staging: PathBuf,
+    open: HashMap<(String, String), Part>,
+    done: Vec<Staged>,
+    sources: Vec<SourceEntry>,
+    next_file: u32,
+    rows: u64,
+}
+
+/// A Parquet file being filled.
+struct Part {
+    writer: ArrowWriter<File>,
+    staged: PathBuf,
+    relative: String,
+    table: String,
+    day: String,
+    rows: u64,
+    min_time: Option<i64>,
+    max_time: Option<i64>,
+}
+
+/// A finished file waiting in staging for the commit.
+struct Staged {
+    staged: PathBuf,
+    file: LakeFile,
+}
+
+impl Writer {
+    pub(crate) fn new(store: Store) -> Result<Writer> {
+        let lock_path = store.dir().join("lake.lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Busy(store.dir().to_path_buf()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
+        }
+        let manifest = store.manifest()?;
+        let mut writer = Writer {
+            pending: Pending::new(&store),
+            store,
+            _lock: lock,
+            manifest,
+        };
+        writer.recover()?;
+        Ok(writer)
+    }
+
+    /// Clears what an interrupted writer left: its staging files, and files it had
+    /// moved into place without committing them.
+    fn recover(&mut self) -> Result<()> {
+        let staging_root = self.store.dir().join("staging");
+        if staging_root.exists() {
+            std::fs::remove_dir_all(&staging_root).map_err(io_err(&staging_root))?;
+        }
+        let tables_dir = self.store.tables_dir();
+        let live = self.manifest.live_paths()?;
+        let mut orphans = 0;
+        for path in parquet_files(&tables_dir)? {
+            let Ok(relative) = path.strip_prefix(&tables_dir) else {
+                continue;
+            };
+            let relative = relative.to_string_lossy().replace('\\', "/");
+            if !live.contains(&relative) {
+                std::fs::remove_file(&path).map_err(io_err(&path))?;
+                orphans += 1;
+            }
+        }
+        if orphans > 0 {
+            tracing::info!(orphans, "removed files left by an interrupted write");
+        }
+        let missing = self.manifest.forget_missing(&tables_dir)?;
+        for path in missing {
+            tracing::warn!(%path, "a lake file was deleted outside Vigil; its rows are gone");
+        }
+        Ok(())
+    }
+
+    /// Adds rows of a table. They become visible at the next [`Writer::commit`].
+    pub fn write(&mut self, table: &Table, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        for (day, rows, min, max) in split_by_day(batch)? {
+            self.append(table, &day, &rows, min, max)?;
+        }
+        Ok(())
+    }
+
+    fn append(
+        &mut self,
+        table: &Table,
+        day: &str,
+        rows: &RecordBatch,
+        min: Option<i64>,
+        max: Option<i64>,
+    ) -> Result<()> {
+        let key = (table.name.clone(), day.to_string());
+        if !self.pending.open.contains_key(&key) {
+            if self.pending.open.len() >= MAX_OPEN_FILES {
+                self.finish_fullest()?;
+            }
+            let part = self.pending.new_part(table, day, Compression::SNAPPY)?;
+            self.pending.open.insert(key.clone(), part);
+        }
+        let Some(part) = self.pending.open.get_mut(&key) else {
+            unreachable!("the part for {key:?} was inserted above");
+        };
+        part.writer.write(rows)?;
+        part.rows += rows.num_rows() as u64;
+        part.min_time = min_opt(part.min_time, min);
+        part.max_time = max_opt(part.max_time, max);
+        self.pending.rows += rows.num_rows() as u64;
+        Ok(())
+    }
+
+    fn finish_fullest(&mut self) -> Result<()> {
+        let fullest = self
+            .pending
+            .open
+            .iter()
+            .max_by_key(|(_, p)| p.writer.in_progress_size())
+            .map(|(k, _)| k.clone());
+        if let Some(key) = fullest {
+            if let Some(part) = self.pending.open.remove(&key) {
+                let staged = part.finish()?;
+                self.pending.done.push(staged);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records that a source's rows are in this commit, so it is not ingested twice.
+    pub fn add_source(&mut self, entry: SourceEntry) {
+        self.pending.sources.push(entry);
+    }
+
+    /// Whether a source with this hash was added since the last commit.
+    pub fn has_pending_source(&self, sha256: &str) -> bool {
+        self.pending.sources.iter().any(|s| s.sha256 == sha256)
+    }
+
+    /// Rows written since the last commit.
+    pub fn pending_rows(&self) -> u64 {
+        self.pending.rows
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Makes everything written so far visible, atomically.
+    pub fn commit(&mut self) -> Result<CommitSummary> {
+        self.commit_replacing("ingest", &[])
+    }
+
+    /// Commits, and in the same transaction takes `removed` files out of the lake.
+    pub(crate) fn commit_replacing(
+        &mut self,
+        kind: &str,
+        removed: &[String],
+    ) -> Result<CommitSummary> {
+        let mut staged = std::mem::take(&mut self.pending.done);
+        for (_, part) in self.pending.open.drain() {
+            staged.push(part.finish()?);
+        }
+        if staged.is_empty() && self.pending.sources.is_empty() && removed.is_empty() {
+            return Ok(CommitSummary::default());
+        }
+        // Move every finished file into its partition. Until the manifest lists them,
+        // readers ignore them and the next writer deletes them.
+        let tables_dir = self.store.tables_dir();
+        let mut added = Vec::with_capacity(staged.len());
+        let mut dirs = std::collections::BTreeSet::new();
+        for s in staged {
+            let target = tables_dir.join(&s.file.path);
+            let dir = target.parent().unwrap_or(&tables_dir).to_path_buf();
+            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            std::fs::rename(&s.staged, &target).map_err(io_err(&target))?;
+            dirs.insert(dir);
+            added.push(s.file);
+        }
+        for dir in dirs {
+            sync_dir(&dir)?;
+        }
+        let summary = CommitSummary {
+            id: self.pending.id.clone(),
+            files: added.len(),
+            rows: added.iter().map(|f| f.rows).sum(),
+            sources: self.pending.sources.len(),
+        };
+        self.manifest.commit(
+            &self.pending.id,
+            kind,
+            &added,
+            removed,
+            &self.pending.sources,
+        )?;
+        tracing::debug!(id = %summary.id, files = summary.files, rows = summary.rows, "committed");
+        let old = std::mem::replace(&mut self.pending, Pending::new(&self.store));
+        old.discard();
+        Ok(summary)
+    }
+
+    /// Writes `rows` into a new file of `table` for `day`, outside any open part; used by
+    /// compaction, which commits it together with the removal of the files it replaces.
+    pub(crate) fn write_whole_file(
+        &mut self,
+        table: &Table,
+        day: &str,
+        batches: impl Iterator<Item = Result<RecordBatch>>,
+    ) -> Result<()> {
+        let zstd = Compression::ZSTD(ZstdLevel::try_new(3)?);
+        let mut part = self.pending.new_part(table, day, zstd)?;
+        for batch in batches {
+            let batch = batch?;
+            let (min, max) = time_range(&batch);
+            part.writer.write(&batch)?;
+            part.rows += batch.num_rows() as u64;
+            part.min_time = min_opt(part.min_time, min);
+            part.max_time = max_opt(part.max_time, max);
+            self.pending.rows += batch.num_rows() as u64;
+        }
+        let staged = part.finish()?;
+        self.pending.done.push(staged);
+        Ok(())
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Whatever was not committed is abandoned; nothing lists it.
+        let _ = std::fs::remove_dir_all(&self.pending.staging);
+    }
+}
+
+impl Pending {
+    fn new(store: &Store) -> Pending {
+        let id = commit_id();
+        Pending {
+            staging: store.dir().join("staging").join(&id),
+            id,
+            open: HashMap::new(),
+            done: Vec::new(),
+            sources: Vec::new(),
+            next_file: 0,
+            rows: 0,
+        }
+    }
+
+    /// Starts a file. Ingest writes many small files (one per table and day) where a
+    /// ZSTD context costs more than it saves, so it uses Snappy; compaction writes
+    /// fewer, larger files and uses ZSTD.
+    fn new_part(&mut self, table: &Table, day: &str, compression: Compression) -> Result<Part> {
+        let name = format!("part-{}-{:05}.parquet", self.id, self.next_file);
+        self.next_file += 1;
+        let relative = format!("{}/date={}/{}", table.name, day, name);
+        // Staging is flat: a folder per partition would double the folders created.
+        if self.next_file == 1 {
+            std::fs::create_dir_all(&self.staging).map_err(io_err(&self.staging))?;
+        }
+        let staged = self.staging.join(&name);
+        let file = File::create(&staged).map_err(io_err(&staged))?;
+        let props = WriterProperties::builder()
+            .set_compression(compression)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_created_by(format!("Vigil {}", env!("CARGO_PKG_VERSION")))
+            .build();
+        let writer = ArrowWriter::try_new(file, table.arrow_schema(), Some(props))?;
+        Ok(Part {
+            writer,
+            staged,
+            relative,
+            table: table.name.clone(),
+            day: day.to_string(),
+            rows: 0,
+            min_time: None,
+            max_time: None,
+        })
+    }
+
+    fn discard(self) {
+        if self.staging.exists() {
+            let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+impl Part {
+    /// Writes the footer and flushes the file to disk.
+    fn finish(self) -> Result<Staged> {
+        let file = self.writer.into_inner()?;
+        file.sync_all().map_err(io_err(&self.staged))?;
+        let bytes = file.metadata().map_err(io_err(&self.staged))?.len();
+        Ok(Staged {
+            staged: self.staged,
+            file: LakeFile {
+                path: self.relative,
+                table: self.table,
+                day: self.day,
+                rows: self.rows,
+                bytes,
+                min_time: self.min_time,
+                max_time: self.max_time,
+            },
+        })
+    }
+}
+
+/// A commit id that sorts by time and differs between processes.
+fn commit_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{nanos:x}-{:x}", std::process::id())
+}
+
+fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// `YYYY-MM-DD` of a time in nanoseconds.
+pub(crate) fn day_of(ns: i64) -> String {
+    let day = ns.div_euclid(NANOS_PER_DAY);
+    let date = chrono::DateTime::from_timestamp(day * 86_400, 0).map(|t| t.date_naive());
+    date.map_or_else(|| UNDATED.to_string(), |d| d.format("%Y-%m-%d").to_string())
+}
+
+fn time_range(batch: &RecordBatch) -> (Option<i64>, Option<i64>) {
+    let Some(times) = batch.column_by_name("Timestamp") else {
+        return (None, None);
+    };
+    let Some(times) = times.as_primitive_opt::<TimestampNanosecondType>() else {
+        return (None, None);
+    };
+    (arrow::compute::min(times), arrow::compute::max(times))
+}
+
+/// Splits a batch by the UTC day of its `Timestamp`, with each part's time range.
+fn split_by_day(
+    batch: &RecordBatch,
+) -> Result<Vec<(String, RecordBatch, Option<i64>, Option<i64>)>> {
+    let times = batch
+        .column_by_name("Timestamp")
+        .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>());
+    let Some(times) = times else {
+        return Ok(vec![(UNDATED.to_string(), batch.clone(), None, None)]);
+    };
+    let mut groups: std::collections::BTreeMap<Option<i64>, Vec<u32>> = Default::default();
+    for i in 0..times.len() {
+        let day = times
+            .is_valid(i)
+            .then(|| times.value(i).div_euclid(NANOS_PER_DAY));
+        groups.entry(day).or_default().push(i as u32);
+    }
+    let mut parts = Vec::with_capacity(groups.len());
+    let single = groups.len() == 1;
+    for (day, indices) in groups {
+        let rows = if single {
+            batch.clone()
+        } else {
+            take_record_batch(batch, &UInt32Array::from(indices))?
+        };
+        let (min, max) = time_range(&rows);
+        let name = day.map_or_else(|| UNDATED.to_string(), |d| day_of(d * NANOS_PER_DAY));
+        parts.push((name, rows, min, max));
+    }
+    Ok(parts)
+}
+
+/// Every `.parquet` file under `dir`, at any depth.
+pub(crate) fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err(&d)(e)),
+        };
+        for entry in entries {
+            let path = entry.map_err(io_err(&d))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                out.push(path);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_utc_dates() {
+        assert_eq!(day_of(0), "1970-01-01");
+        assert_eq!(day_of(1_553_038_465_000_000_000), "2019-03-19");
+        assert_eq!(day_of(-1), "1969-12-31");
+    }
+}

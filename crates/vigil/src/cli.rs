@@ -1,0 +1,153 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "vigil",
+    version,
+    about = "A self-hosted security copilot over your own logs",
+    long_about = "Vigil keeps your security data in a local lake of Defender XDR and Sentinel \
+                  tables and answers questions over it.\n\n\
+                  Data lives in --data-dir, else $VIGIL_HOME, else the platform data directory \
+                  (~/.local/share/vigil on Linux).",
+    after_help = "Examples:\n  \
+                  vigil ingest ./logs/                    read every EVTX, JSON and CSV file under ./logs\n  \
+                  vigil tables                            what the lake holds\n  \
+                  vigil tables DeviceProcessEvents        the columns of one table\n  \
+                  vigil sql 'SELECT FileName, count(*) FROM DeviceProcessEvents GROUP BY 1'"
+)]
+pub struct Cli {
+    /// The data directory (default: $VIGIL_HOME, else the platform data directory)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// More log output on stderr (-v info, -vv debug); VIGIL_LOG overrides
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Read logs into the lake
+    #[command(
+        long_about = "Read logs into the lake.\n\n\
+            Each PATH is a file or a folder (read recursively); .zip archives are opened in \
+            place. The format of each file is recognised from its content: Windows event logs \
+            (.evtx), JSON (one object per line, an array, or the evtx crate's, NXLog's and \
+            Winlogbeat's shapes of Windows events, or Defender/Sentinel exports), and CSV \
+            exports whose header names a table's columns.\n\n\
+            Windows events land in SecurityEvent or WindowsEvent, and Sysmon and Security \
+            events are also mapped to the Defender device tables (DeviceProcessEvents, \
+            DeviceNetworkEvents, DeviceLogonEvents, ...).\n\n\
+            A file whose content was ingested before is skipped. A record that cannot be read \
+            is reported (file, record, reason) and skipped; the rest goes on.\n\n\
+            Exit status: 0 all read, 3 finished but something was skipped, 1 failed.",
+        after_help = "Examples:\n  \
+            vigil ingest Security.evtx Sysmon.evtx\n  \
+            vigil ingest exports/ --table DeviceProcessEvents --format csv\n  \
+            vigil ingest logs.zip --format json"
+    )]
+    Ingest(IngestArgs),
+
+    /// List the tables and what the lake holds, or show one table's columns
+    Tables(TablesArgs),
+
+    /// Run a DataFusion SQL query over the lake (a debugging aid)
+    #[command(
+        after_help = "Table and column names are case-sensitive; quote them when they \
+        are not plain identifiers.\n\nExample:\n  \
+        vigil sql 'SELECT DeviceName, count(*) AS n FROM DeviceProcessEvents GROUP BY DeviceName ORDER BY n DESC'"
+    )]
+    Sql(SqlArgs),
+
+    /// Merge each day's small Parquet files into one
+    Compact,
+}
+
+#[derive(Args)]
+pub struct IngestArgs {
+    /// Files or folders to read
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// The table JSON and CSV rows belong to, when it cannot be told from the rows
+    #[arg(long, value_name = "TABLE")]
+    pub table: Option<String>,
+
+    /// The input format; `auto` recognises each file from its content
+    #[arg(long, default_value = "auto", value_name = "FORMAT")]
+    pub format: vigil_ingest::Format,
+
+    /// Read files again even if their content was ingested before (duplicates rows)
+    #[arg(long)]
+    pub force: bool,
+
+    /// Make rows visible at least every this many rows (they always are at the end)
+    #[arg(long, default_value_t = 500_000, value_name = "ROWS")]
+    pub commit_rows: u64,
+
+    /// Also carve deleted or overwritten EVTX records from unused chunk space (may add
+    /// stale copies of live events and fragments that fail to parse)
+    #[arg(long)]
+    pub carve: bool,
+
+    /// Threads for parsing EVTX (0: one per core)
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+
+    /// Print at most this many problems (all are counted in the summary)
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub max_problems: usize,
+
+    /// No progress bar
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// How to print the summary
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
+    pub summary: SummaryFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SummaryFormat {
+    Table,
+    Json,
+}
+
+#[derive(Args)]
+pub struct TablesArgs {
+    /// Show this table's columns instead of the list
+    pub table: Option<String>,
+
+    /// List every catalog table, also those without data
+    #[arg(long)]
+    pub all: bool,
+
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+#[derive(Args)]
+pub struct SqlArgs {
+    /// The query
+    pub query: String,
+
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum OutputFormat {
+    /// Aligned columns for reading
+    Table,
+    /// A JSON array of objects
+    Json,
+    /// CSV with a header row
+    Csv,
+}

@@ -1,0 +1,249 @@
+//! `vigil ingest`: the readers of `vigil-ingest` feeding a writer of `vigil-store`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use arrow::record_batch::RecordBatch;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+use vigil_ingest::{Problem, ReadOptions, Reader, Sink, Source, SourceSummary};
+use vigil_schema::Table;
+use vigil_store::{SourceEntry, Store, Writer};
+
+use crate::cli::{IngestArgs, SummaryFormat};
+use crate::output::human_bytes;
+
+/// Hands rows to the store, commits in groups of whole sources, and reports progress.
+struct LakeSink<'a> {
+    store: &'a Store,
+    writer: Writer,
+    force: bool,
+    commit_rows: u64,
+    bar: ProgressBar,
+    records: u64,
+    problems: u64,
+    max_problems: usize,
+    commits: u64,
+}
+
+impl LakeSink<'_> {
+    fn commit(&mut self) -> Result<(), String> {
+        let summary = self.writer.commit().map_err(|e| e.to_string())?;
+        if summary.files > 0 || summary.sources > 0 {
+            self.commits += 1;
+        }
+        Ok(())
+    }
+
+    fn say(&self, line: String) {
+        self.bar.suspend(|| eprintln!("{line}"));
+    }
+}
+
+impl Sink for LakeSink<'_> {
+    fn begin_source(&mut self, source: &Source) -> Result<bool, String> {
+        if self.force {
+            return Ok(true);
+        }
+        let known = self
+            .store
+            .source(&source.sha256)
+            .map_err(|e| e.to_string())?;
+        if let Some(entry) = known {
+            self.bar.inc(source.size);
+            self.say(format!(
+                "skipped {}: its content was ingested before from {}",
+                source.path.display(),
+                entry.path
+            ));
+            return Ok(false);
+        }
+        if self.writer.has_pending_source(&source.sha256) {
+            self.bar.inc(source.size);
+            self.say(format!(
+                "skipped {}: same content as a file read earlier",
+                source.path.display()
+            ));
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn batch(&mut self, table: &'static Table, batch: RecordBatch) -> Result<(), String> {
+        self.writer.write(table, &batch).map_err(|e| e.to_string())
+    }
+
+    fn end_source(&mut self, source: &Source, summary: &SourceSummary) -> Result<(), String> {
+        self.writer.add_source(SourceEntry {
+            sha256: source.sha256.clone(),
+            path: source.path.display().to_string(),
+            size: source.size,
+            records: summary.records,
+            rows: summary.rows.values().sum(),
+            skipped: summary.skipped,
+        });
+        if self.writer.pending_rows() >= self.commit_rows {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    fn problem(&mut self, problem: Problem) {
+        self.problems += 1;
+        if self.problems as usize <= self.max_problems {
+            self.say(format!("warning: {problem}"));
+        } else if self.problems as usize == self.max_problems + 1 {
+            self.say("warning: more problems follow; the summary counts them all".to_string());
+        }
+    }
+
+    fn progress(&mut self, records: u64, bytes: u64) {
+        self.records += records;
+        self.bar.inc(bytes);
+        self.bar.set_message(format!("{} events", self.records));
+    }
+}
+
+pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
+    for path in &args.paths {
+        if !path.exists() {
+            anyhow::bail!("{}: no such file or folder", path.display());
+        }
+    }
+    let options = ReadOptions {
+        format: args.format,
+        table: args.table.clone(),
+        threads: args.threads,
+        carve: args.carve,
+        ..ReadOptions::default()
+    };
+    let reader = Reader::new(options)
+        .validate()
+        .map_err(anyhow::Error::msg)?;
+    let store = Store::open(data_dir)
+        .with_context(|| format!("opening the lake in {}", data_dir.display()))?;
+    let writer = store.writer()?;
+
+    let total_bytes: u64 = args.paths.iter().map(|p| size_of(p)).sum();
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg} ({eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    };
+    let mut sink = LakeSink {
+        store: &store,
+        writer,
+        force: args.force,
+        commit_rows: args.commit_rows.max(1),
+        bar,
+        records: 0,
+        problems: 0,
+        max_problems: args.max_problems,
+        commits: 0,
+    };
+
+    let started = Instant::now();
+    let totals = reader
+        .read_paths(&args.paths, &mut sink)
+        .map_err(anyhow::Error::msg)?;
+    sink.commit().map_err(anyhow::Error::msg)?;
+    sink.bar.finish_and_clear();
+    let elapsed = started.elapsed();
+
+    let rate = totals.records as f64 / elapsed.as_secs_f64().max(1e-9);
+    match args.summary {
+        SummaryFormat::Json => {
+            let summary = json!({
+                "sources": totals.sources,
+                "already_ingested": totals.already_ingested,
+                "ignored_files": totals.ignored.len(),
+                "failed_files": totals.failed_files,
+                "records": totals.records,
+                "skipped_records": totals.skipped_records,
+                "problems": sink.problems,
+                "bytes": totals.bytes,
+                "seconds": elapsed.as_secs_f64(),
+                "commits": sink.commits,
+                "rows": totals.rows,
+            });
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        SummaryFormat::Table => print_summary(&totals, elapsed, rate, sink.problems),
+    }
+    Ok(if totals.has_skips() {
+        ExitCode::from(crate::EXIT_SKIPPED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_summary(totals: &vigil_ingest::ReadTotals, elapsed: Duration, rate: f64, problems: u64) {
+    println!(
+        "Read {} file(s), {} records, {} in {:.2} s ({:.0} records/s).",
+        totals.sources,
+        totals.records,
+        human_bytes(totals.bytes),
+        elapsed.as_secs_f64(),
+        rate
+    );
+    let rows: &BTreeMap<String, u64> = &totals.rows;
+    if !rows.is_empty() {
+        let width = rows.keys().map(String::len).max().unwrap_or(5).max(5);
+        println!("\n{:<width$}  rows", "table");
+        for (table, n) in rows {
+            println!("{table:<width$}  {n}");
+        }
+    }
+    let mut notes = Vec::new();
+    if totals.already_ingested > 0 {
+        notes.push(format!(
+            "{} file(s) already ingested, skipped",
+            totals.already_ingested
+        ));
+    }
+    if !totals.ignored.is_empty() {
+        notes.push(format!(
+            "{} file(s) in no format Vigil reads, ignored",
+            totals.ignored.len()
+        ));
+    }
+    if totals.failed_files > 0 {
+        notes.push(format!("{} file(s) could not be read", totals.failed_files));
+    }
+    if totals.skipped_records > 0 {
+        notes.push(format!("{} record(s) skipped", totals.skipped_records));
+    }
+    if problems > 0 {
+        notes.push(format!("{problems} problem(s) reported"));
+    }
+    if !notes.is_empty() {
+        println!("\n{}.", notes.join("; "));
+    }
+}
+
+/// Total size of the files under a path, for the progress bar.
+fn size_of(path: &PathBuf) -> u64 {
+    if path.is_dir() {
+        std::fs::read_dir(path)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| size_of(&e.path()))
+                    .sum()
+            })
+            .unwrap_or(0)
+    } else {
+        path.metadata().map_or(0, |m| m.len())
+    }
+}

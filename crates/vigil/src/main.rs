@@ -1,0 +1,72 @@
+//! `vigil`: the command line. It parses arguments and calls the crates; the work is
+//! done in `vigil-ingest`, `vigil-store` and `vigil-schema`.
+
+mod cli;
+mod ingest;
+mod output;
+mod sql;
+mod tables;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// Exit status when a run finished but skipped records or files.
+pub const EXIT_SKIPPED: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let data_dir = match data_dir(cli.data_dir.clone()) {
+        Ok(dir) => dir,
+        Err(err) => return fail(&err),
+    };
+    let result = match cli.command {
+        Command::Ingest(args) => ingest::run(&data_dir, args),
+        Command::Tables(args) => tables::run(&data_dir, args),
+        Command::Sql(args) => sql::run(&data_dir, args),
+        Command::Compact => tables::compact(&data_dir),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => fail(&err),
+    }
+}
+
+fn fail(err: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    ExitCode::FAILURE
+}
+
+/// `--data-dir`, else `$VIGIL_HOME`, else the platform's data directory.
+fn data_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = flag {
+        return Ok(dir);
+    }
+    if let Some(home) = std::env::var_os("VIGIL_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(home));
+    }
+    dirs::data_dir()
+        .map(|d| d.join("vigil"))
+        .ok_or_else(|| anyhow::anyhow!("no data directory: set VIGIL_HOME or pass --data-dir"))
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

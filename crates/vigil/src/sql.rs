@@ -1,0 +1,28 @@
+//! `vigil sql`: DataFusion SQL over the lake, for debugging.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use vigil_store::Store;
+
+use crate::cli::SqlArgs;
+use crate::output::print_batches;
+
+pub fn run(data_dir: &Path, args: SqlArgs) -> Result<ExitCode> {
+    let store = Store::open(data_dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the query runtime")?;
+    let batches = runtime.block_on(async {
+        let ctx = store.session()?;
+        let df = ctx
+            .sql(&args.query)
+            .await
+            .context("the query does not plan")?;
+        df.collect().await.context("the query failed")
+    })?;
+    print_batches(&batches, args.format)?;
+    Ok(ExitCode::SUCCESS)
+}
