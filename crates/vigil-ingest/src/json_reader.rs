@@ -113,10 +113,10 @@ fn value_rows(
             Ok(())
         }
         Json::Object(mut obj) => {
-            if let Some(Json::Array(_)) = obj.get("value") {
-                if let Some(items) = obj.remove("value") {
-                    return value_rows(items, label, line, ctx, state);
-                }
+            if let Some(Json::Array(_)) = obj.get("value")
+                && let Some(items) = obj.remove("value")
+            {
+                return value_rows(items, label, line, ctx, state);
             }
             object_rows(&obj, label, line, ctx, state)
         }
@@ -195,5 +195,7 @@ fn object_rows(
 fn is_nxlog(obj: &Map<String, Json>) -> bool {
     obj.contains_key("EventID")
         && obj.contains_key("Hostname")
-        && (obj.contains_key("SourceName") || obj.contains_key("SourceModuleType"))
+        && ["Channel", "SourceName", "SourceModuleType"]
+            .iter()
+            .any(|k| obj.contains_key(*k))
 }

@@ -38,8 +38,9 @@ pub fn normalise(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet) {
 
 /// Columns every row of every table gets.
 fn common(row: &mut RowWriter<'_>, ev: &WinEvent, origin: Origin<'_>, table: &str) {
-    row.set("Timestamp", crate::rows::Value::Time(ev.time_ns))
-        .set("TimeGenerated", crate::rows::Value::Time(ev.time_ns))
+    let time = ev.time_ns.map(crate::rows::Value::Time);
+    row.set_opt("Timestamp", time.clone())
+        .set_opt("TimeGenerated", time)
         .set(vigil_schema::SOURCE_FILE_COLUMN, origin.file)
         .set(vigil_schema::SOURCE_RECORD_COLUMN, origin.record)
         .set("Type", table)
@@ -139,7 +140,7 @@ fn windows_event(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet) {
         .set("Provider", &ev.provider)
         .set("Computer", &ev.computer)
         .set("EventRecordId", ev.record_id.to_string())
-        .set("TimeCreated", crate::rows::Value::Time(ev.time_ns))
+        .set_opt("TimeCreated", ev.time_ns.map(crate::rows::Value::Time))
         .set_opt("EventLevel", ev.level.map(i64::from))
         .set_opt("EventLevelName", ev.level.and_then(level_name))
         .set_opt("Task", ev.task.map(i64::from))
@@ -380,18 +381,20 @@ fn sysmon_registry(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet) {
     device_common(&mut row, ev, origin, "DeviceRegistryEvents", action);
     if let Some(target) = ev.get("TargetObject") {
         let target = expand_hive(target);
-        // Value events name the value as the last path component; key events name a key.
-        if matches!(action, "RegistryValueSet" | "RegistryValueDeleted") {
-            let (key, value) = target.rsplit_once('\\').unwrap_or((target.as_str(), ""));
-            row.set("RegistryKey", key).set("RegistryValueName", value);
-        } else {
-            row.set("RegistryKey", target.as_str());
-        }
-    }
-    if action == "RegistryKeyRenamed" {
-        if let (Some(old), Some(new)) = (ev.get("TargetObject"), ev.get("NewName")) {
-            row.set("PreviousRegistryKey", expand_hive(old));
-            row.set("RegistryKey", expand_hive(new));
+        // Value events name the value as the last path component; key events name a
+        // key; a rename names the old key, with the new one in NewName.
+        match action {
+            "RegistryValueSet" | "RegistryValueDeleted" => {
+                let (key, value) = target.rsplit_once('\\').unwrap_or((target.as_str(), ""));
+                row.set("RegistryKey", key).set("RegistryValueName", value);
+            }
+            "RegistryKeyRenamed" => {
+                row.set("PreviousRegistryKey", target.as_str())
+                    .set_opt("RegistryKey", ev.get("NewName").map(expand_hive));
+            }
+            _ => {
+                row.set("RegistryKey", target.as_str());
+            }
         }
     }
     if let Some(details) = ev.get("Details") {
@@ -521,7 +524,7 @@ fn process_4688(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet) {
         )
         .set_opt(
             "ProcessCreationTime",
-            Some(crate::rows::Value::Time(ev.time_ns)),
+            ev.time_ns.map(crate::rows::Value::Time),
         );
     // Newer Windows versions name the new process's account (Target*); older ones only
     // the creator's (Subject*), which is then the best there is.
@@ -612,10 +615,10 @@ fn expand_hive(key: &str) -> String {
         ("HKCC", "HKEY_CURRENT_CONFIG"),
     ];
     for (short, long) in HIVES {
-        if let Some(rest) = key.strip_prefix(short) {
-            if rest.is_empty() || rest.starts_with('\\') {
-                return format!("{long}{rest}");
-            }
+        if let Some(rest) = key.strip_prefix(short)
+            && (rest.is_empty() || rest.starts_with('\\'))
+        {
+            return format!("{long}{rest}");
         }
     }
     key.to_string()

@@ -194,6 +194,10 @@ impl Reader {
         sink: &mut dyn Sink,
         totals: &mut ReadTotals,
     ) -> Result<(), String> {
+        // Rows cite their file by its full path, so the citation still leads there
+        // from another working directory.
+        let full = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let path = full.as_path();
         let label = path.display().to_string();
         let fail = |sink: &mut dyn Sink, totals: &mut ReadTotals, reason: String| {
             totals.failed_files += 1;
@@ -299,7 +303,9 @@ fn inspect(path: &Path, wanted: Format) -> std::io::Result<Option<(Format, Sourc
     let mut head = vec![0u8; 4096];
     let n = read_up_to(&mut file, &mut head)?;
     head.truncate(n);
-    let sniffed = Format::sniff(&head);
+    // Content decides; a file whose content is not recognised but whose name says what
+    // it is (say, an EVTX file with a damaged header) is read as that, to say what is wrong.
+    let sniffed = Format::sniff(&head).or_else(|| Format::from_extension(path));
     // An archive is opened whatever format its members were said to be in.
     let format = match (wanted, sniffed) {
         (_, Some(Format::Zip)) => Format::Zip,

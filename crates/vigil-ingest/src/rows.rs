@@ -299,10 +299,10 @@ impl RowWriter<'_> {
     pub fn set_opt<'v, V: Into<Value<'v>>>(&mut self, column: &str, value: Option<V>) -> &mut Self {
         if let Some(v) = value {
             let v = v.into();
-            if !matches!(&v, Value::Str(s) if s.is_empty()) {
-                if let Some(i) = self.rows.table.column_index(column) {
-                    self.set_at(i, &v);
-                }
+            if !matches!(&v, Value::Str(s) if s.is_empty())
+                && let Some(i) = self.rows.table.column_index(column)
+            {
+                self.set_at(i, &v);
             }
         }
         self

@@ -8,8 +8,9 @@ use crate::time::parse_time;
 /// A Windows event reduced to its system properties and its named data fields.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WinEvent {
-    /// When the event was written, nanoseconds since the epoch, UTC.
-    pub time_ns: i64,
+    /// When the event was written, nanoseconds since the epoch, UTC. `None` when the
+    /// record has no time Vigil can read (a damaged record, or a time before 1677).
+    pub time_ns: Option<i64>,
     pub channel: String,
     pub provider: String,
     pub event_id: u32,
@@ -71,8 +72,7 @@ impl WinEvent {
             user_sid: attr(system.get("Security"), "UserID"),
             ..WinEvent::default()
         };
-        let time = attr(system.get("TimeCreated"), "SystemTime").ok_or("no TimeCreated")?;
-        ev.time_ns = parse_time(&time).ok_or_else(|| format!("bad TimeCreated {time:?}"))?;
+        ev.time_ns = attr(system.get("TimeCreated"), "SystemTime").and_then(|t| parse_time(&t));
         if let Some(data) = event.get("EventData") {
             flatten_data(data, &mut ev.data);
         }
@@ -107,12 +107,12 @@ impl WinEvent {
             message: text(obj.get("Message")),
             ..WinEvent::default()
         };
-        // Sysmon writes its own UTC time; NXLog's `@timestamp` is UTC at collection and
-        // `EventTime` is the collector's local time, so prefer them in that order.
-        ev.time_ns = ["UtcTime", "@timestamp", "EventTime"]
+        // Sysmon writes its own UTC time; `@timestamp` is UTC at collection, some
+        // exports carry the record's `TimeCreated`, and `EventTime` is the collector's
+        // local time, so prefer them in that order.
+        ev.time_ns = ["UtcTime", "@timestamp", "TimeCreated", "EventTime"]
             .iter()
-            .find_map(|k| text(obj.get(*k)).and_then(|t| parse_time(&t)))
-            .ok_or("no usable time (UtcTime, @timestamp or EventTime)")?;
+            .find_map(|k| text(obj.get(*k)).and_then(|t| parse_time(&t)));
         for (key, value) in obj {
             if NXLOG_SYSTEM_KEYS.contains(&key.as_str()) {
                 continue;
@@ -134,9 +134,8 @@ impl WinEvent {
     pub fn from_winlogbeat(obj: &Map<String, Json>) -> Result<WinEvent, String> {
         let winlog = obj.get("winlog").ok_or("no winlog object")?;
         let event_id = number(winlog.get("event_id")).ok_or("no winlog.event_id")?;
-        let time = text(obj.get("@timestamp")).ok_or("no @timestamp")?;
         let mut ev = WinEvent {
-            time_ns: parse_time(&time).ok_or_else(|| format!("bad @timestamp {time:?}"))?,
+            time_ns: text(obj.get("@timestamp")).and_then(|t| parse_time(&t)),
             channel: text(winlog.get("channel")).unwrap_or_default(),
             provider: text(winlog.get("provider_name")).unwrap_or_default(),
             event_id: event_id as u32,
@@ -196,6 +195,7 @@ const NXLOG_SYSTEM_KEYS: &[&str] = &[
     "SourceName",
     "Task",
     "ThreadID",
+    "TimeCreated",
     "UserID",
     "Version",
     "host",
@@ -287,7 +287,7 @@ mod tests {
         assert_eq!(ev.user_sid.as_deref(), Some("S-1-5-18"));
         assert_eq!(ev.get("Name"), Some("svc"));
         assert_eq!(ev.get("Count"), Some("3"));
-        assert_eq!(ev.time_ns, 1_577_836_801_500_000_000);
+        assert_eq!(ev.time_ns, Some(1_577_836_801_500_000_000));
     }
 
     #[test]
@@ -313,7 +313,8 @@ mod tests {
         assert_eq!(ev.get("AccountName"), None);
         assert_eq!(ev.get("tags"), None);
         assert_eq!(
-            ev.time_ns, 1_595_388_460_100_000_000,
+            ev.time_ns,
+            Some(1_595_388_460_100_000_000),
             "Sysmon's UtcTime wins"
         );
     }

@@ -154,21 +154,9 @@ impl Catalog {
 
     /// Parses catalog text (see `catalog/tables.txt` for the format).
     pub fn parse(text: &str) -> Result<Catalog, CatalogError> {
-        let mut tables: Vec<Table> = Vec::new();
-        let mut current: Option<(String, Option<TableSource>, String, Vec<Column>, usize)> = None;
         let err = |line: usize, message: String| CatalogError { line, message };
-
-        let finish =
-            |current: Option<(String, Option<TableSource>, String, Vec<Column>, usize)>,
-             tables: &mut Vec<Table>|
-             -> Result<(), CatalogError> {
-                if let Some((name, source, about, columns, line)) = current {
-                    let source =
-                        source.ok_or_else(|| err(line, format!("table {name} has no source")))?;
-                    tables.push(Table::new(name, source, about, columns));
-                }
-                Ok(())
-            };
+        let mut tables: Vec<Table> = Vec::new();
+        let mut current: Option<Draft> = None;
 
         for (n, raw) in text.lines().enumerate() {
             let line_no = n + 1;
@@ -177,48 +165,26 @@ impl Catalog {
                 continue;
             }
             if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                finish(current.take(), &mut tables)?;
+                if let Some(done) = current.take() {
+                    tables.push(done.finish()?);
+                }
                 if tables.iter().any(|t| t.name == name) {
                     return Err(err(line_no, format!("table {name} is declared twice")));
                 }
-                current = Some((name.to_string(), None, String::new(), Vec::new(), line_no));
+                current = Some(Draft::new(name, line_no));
                 continue;
             }
-            let Some((_, source, about, columns, _)) = current.as_mut() else {
+            let Some(draft) = current.as_mut() else {
                 return Err(err(
                     line_no,
                     "a line before the first [Table] header".into(),
                 ));
             };
-            if let Some(value) = line.strip_prefix("source:") {
-                let value = value.trim();
-                *source = Some(
-                    TableSource::parse(value)
-                        .ok_or_else(|| err(line_no, format!("unknown source {value:?}")))?,
-                );
-                continue;
-            }
-            if let Some(value) = line.strip_prefix("about:") {
-                *about = value.trim().to_string();
-                continue;
-            }
-            let mut parts = line.splitn(3, '\t');
-            let name = parts.next().unwrap_or_default();
-            let ty_name = parts
-                .next()
-                .ok_or_else(|| err(line_no, format!("column {name:?} has no type")))?;
-            let kql_type = KqlType::parse(ty_name)
-                .ok_or_else(|| err(line_no, format!("unknown type {ty_name:?}")))?;
-            if columns.iter().any(|c| c.name == name) {
-                return Err(err(line_no, format!("column {name} is declared twice")));
-            }
-            columns.push(Column {
-                name: name.to_string(),
-                kql_type,
-                description: parts.next().unwrap_or_default().trim().to_string(),
-            });
+            draft.line(line, line_no)?;
         }
-        finish(current.take(), &mut tables)?;
+        if let Some(done) = current.take() {
+            tables.push(done.finish()?);
+        }
 
         let by_name = tables
             .iter()
@@ -253,11 +219,77 @@ impl Catalog {
     }
 }
 
+/// A table whose lines are still being read.
+struct Draft {
+    name: String,
+    source: Option<TableSource>,
+    about: String,
+    columns: Vec<Column>,
+    line: usize,
+}
+
+impl Draft {
+    fn new(name: &str, line: usize) -> Draft {
+        Draft {
+            name: name.to_string(),
+            source: None,
+            about: String::new(),
+            columns: Vec::new(),
+            line,
+        }
+    }
+
+    /// Takes a `source:`, `about:` or column line.
+    fn line(&mut self, line: &str, line_no: usize) -> Result<(), CatalogError> {
+        let err = |message: String| CatalogError {
+            line: line_no,
+            message,
+        };
+        if let Some(value) = line.strip_prefix("source:") {
+            let value = value.trim();
+            let source = TableSource::parse(value)
+                .ok_or_else(|| err(format!("unknown source {value:?}")))?;
+            self.source = Some(source);
+            return Ok(());
+        }
+        if let Some(value) = line.strip_prefix("about:") {
+            self.about = value.trim().to_string();
+            return Ok(());
+        }
+        let mut parts = line.splitn(3, '\t');
+        let name = parts.next().unwrap_or_default();
+        let ty_name = parts
+            .next()
+            .ok_or_else(|| err(format!("column {name:?} has no type")))?;
+        let kql_type =
+            KqlType::parse(ty_name).ok_or_else(|| err(format!("unknown type {ty_name:?}")))?;
+        if self.columns.iter().any(|c| c.name == name) {
+            return Err(err(format!("column {name} is declared twice")));
+        }
+        self.columns.push(Column {
+            name: name.to_string(),
+            kql_type,
+            description: parts.next().unwrap_or_default().trim().to_string(),
+        });
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Table, CatalogError> {
+        let source = self.source.ok_or_else(|| CatalogError {
+            line: self.line,
+            message: format!("table {} has no source", self.name),
+        })?;
+        Ok(Table::new(self.name, source, self.about, self.columns))
+    }
+}
+
 impl fmt::Display for CatalogError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "catalog line {}: {}", self.line, self.message)
     }
 }
+
+impl std::error::Error for CatalogError {}
 
 /// The candidate nearest to `name` by edit distance (ignoring case), if it is near enough
 /// to be a plausible typo: at most a third of the name's length, and at least one edit.
@@ -421,5 +453,3 @@ mod tests {
         assert_eq!(edit_distance("same", "same"), 0);
     }
 }
-
-impl std::error::Error for CatalogError {}

@@ -133,36 +133,28 @@ impl Writer {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        for (day, rows, min, max) in split_by_day(batch)? {
-            self.append(table, &day, &rows, min, max)?;
+        for slice in split_by_day(batch)? {
+            self.append(table, &slice)?;
         }
         Ok(())
     }
 
-    fn append(
-        &mut self,
-        table: &Table,
-        day: &str,
-        rows: &RecordBatch,
-        min: Option<i64>,
-        max: Option<i64>,
-    ) -> Result<()> {
-        let key = (table.name.clone(), day.to_string());
+    fn append(&mut self, table: &Table, slice: &DaySlice) -> Result<()> {
+        let key = (table.name.clone(), slice.day.clone());
         if !self.pending.open.contains_key(&key) {
             if self.pending.open.len() >= MAX_OPEN_FILES {
                 self.finish_fullest()?;
             }
-            let part = self.pending.new_part(table, day, Compression::SNAPPY)?;
+            let part = self
+                .pending
+                .new_part(table, &slice.day, Compression::SNAPPY)?;
             self.pending.open.insert(key.clone(), part);
         }
         let Some(part) = self.pending.open.get_mut(&key) else {
             unreachable!("the part for {key:?} was inserted above");
         };
-        part.writer.write(rows)?;
-        part.rows += rows.num_rows() as u64;
-        part.min_time = min_opt(part.min_time, min);
-        part.max_time = max_opt(part.max_time, max);
-        self.pending.rows += rows.num_rows() as u64;
+        part.add(&slice.rows, slice.min, slice.max)?;
+        self.pending.rows += slice.rows.num_rows() as u64;
         Ok(())
     }
 
@@ -173,11 +165,11 @@ impl Writer {
             .iter()
             .max_by_key(|(_, p)| p.writer.in_progress_size())
             .map(|(k, _)| k.clone());
-        if let Some(key) = fullest {
-            if let Some(part) = self.pending.open.remove(&key) {
-                let staged = part.finish()?;
-                self.pending.done.push(staged);
-            }
+        if let Some(key) = fullest
+            && let Some(part) = self.pending.open.remove(&key)
+        {
+            let staged = part.finish()?;
+            self.pending.done.push(staged);
         }
         Ok(())
     }
@@ -271,10 +263,7 @@ impl Writer {
         for batch in batches {
             let batch = batch?;
             let (min, max) = time_range(&batch);
-            part.writer.write(&batch)?;
-            part.rows += batch.num_rows() as u64;
-            part.min_time = min_opt(part.min_time, min);
-            part.max_time = max_opt(part.max_time, max);
+            part.add(&batch, min, max)?;
             self.pending.rows += batch.num_rows() as u64;
         }
         let staged = part.finish()?;
@@ -343,6 +332,14 @@ impl Pending {
 }
 
 impl Part {
+    fn add(&mut self, rows: &RecordBatch, min: Option<i64>, max: Option<i64>) -> Result<()> {
+        self.writer.write(rows)?;
+        self.rows += rows.num_rows() as u64;
+        self.min_time = min_opt(self.min_time, min);
+        self.max_time = max_opt(self.max_time, max);
+        Ok(())
+    }
+
     /// Writes the footer and flushes the file to disk.
     fn finish(self) -> Result<Staged> {
         let file = self.writer.into_inner()?;
@@ -402,15 +399,26 @@ fn time_range(batch: &RecordBatch) -> (Option<i64>, Option<i64>) {
     (arrow::compute::min(times), arrow::compute::max(times))
 }
 
+/// The rows of a batch that fall on one day, with their time range.
+struct DaySlice {
+    day: String,
+    rows: RecordBatch,
+    min: Option<i64>,
+    max: Option<i64>,
+}
+
 /// Splits a batch by the UTC day of its `Timestamp`, with each part's time range.
-fn split_by_day(
-    batch: &RecordBatch,
-) -> Result<Vec<(String, RecordBatch, Option<i64>, Option<i64>)>> {
+fn split_by_day(batch: &RecordBatch) -> Result<Vec<DaySlice>> {
     let times = batch
         .column_by_name("Timestamp")
         .and_then(|c| c.as_primitive_opt::<TimestampNanosecondType>());
     let Some(times) = times else {
-        return Ok(vec![(UNDATED.to_string(), batch.clone(), None, None)]);
+        return Ok(vec![DaySlice {
+            day: UNDATED.to_string(),
+            rows: batch.clone(),
+            min: None,
+            max: None,
+        }]);
     };
     let mut groups: std::collections::BTreeMap<Option<i64>, Vec<u32>> = Default::default();
     for i in 0..times.len() {
@@ -429,7 +437,12 @@ fn split_by_day(
         };
         let (min, max) = time_range(&rows);
         let name = day.map_or_else(|| UNDATED.to_string(), |d| day_of(d * NANOS_PER_DAY));
-        parts.push((name, rows, min, max));
+        parts.push(DaySlice {
+            day: name,
+            rows,
+            min,
+            max,
+        });
     }
     Ok(parts)
 }

@@ -1,7 +1,7 @@
 //! `vigil ingest`: the readers of `vigil-ingest` feeding a writer of `vigil-store`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -127,7 +127,7 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
         .with_context(|| format!("opening the lake in {}", data_dir.display()))?;
     let writer = store.writer()?;
 
-    let total_bytes: u64 = args.paths.iter().map(|p| size_of(p)).sum();
+    let total_bytes: u64 = args.paths.iter().map(|p| size_of(p.as_path())).sum();
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {
@@ -222,7 +222,10 @@ fn print_summary(totals: &vigil_ingest::ReadTotals, elapsed: Duration, rate: f64
         notes.push(format!("{} file(s) could not be read", totals.failed_files));
     }
     if totals.skipped_records > 0 {
-        notes.push(format!("{} record(s) skipped", totals.skipped_records));
+        notes.push(format!(
+            "{} record(s) or damaged chunk(s) skipped",
+            totals.skipped_records
+        ));
     }
     if problems > 0 {
         notes.push(format!("{problems} problem(s) reported"));
@@ -233,7 +236,7 @@ fn print_summary(totals: &vigil_ingest::ReadTotals, elapsed: Duration, rate: f64
 }
 
 /// Total size of the files under a path, for the progress bar.
-fn size_of(path: &PathBuf) -> u64 {
+fn size_of(path: &Path) -> u64 {
     if path.is_dir() {
         std::fs::read_dir(path)
             .map(|entries| {

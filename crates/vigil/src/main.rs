@@ -58,9 +58,11 @@ fn data_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 }
 
 fn init_logging(verbose: u8) {
+    // The EVTX parser logs every damaged record it meets at warn level; Vigil reports
+    // those itself, once, with the file and record.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,evtx=error",
+        1 => "info,evtx=error",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")

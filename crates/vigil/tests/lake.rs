@@ -1,0 +1,12 @@
+//! End-to-end tests of the lake: the `vigil` binary run on the shared sample data.
+//!
+//! They read `../shared/data` beside the checkout (or `$VIGIL_SHARED_DATA`) and fail with
+//! a message saying so when it is missing.
+
+mod lake {
+    pub mod common;
+    mod crash;
+    mod evtx;
+    mod exports;
+    mod otrf;
+}
