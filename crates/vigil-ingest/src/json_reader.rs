@@ -15,61 +15,151 @@ use crate::shape::{fits, guess_table, json_row};
 use crate::winevent::WinEvent;
 
 /// Reads a JSON stream. A line that is not valid JSON is reported and skipped, unless
-/// it is the first line of a document that spans many lines, which is read whole.
+/// the first line is the start of documents spanning many lines (a pretty-printed
+/// document or array, or a stream of them as `jq` writes), which are then read whole.
 pub(crate) fn read(mut input: impl BufRead, label: &str, ctx: &mut Ctx<'_>) -> Result<(), String> {
     let mut state = State::default();
     let mut line = Vec::with_capacity(64 * 1024);
-    let mut line_no = 0u64;
-    let mut offset = 0u64;
+    let mut first = true;
+    let mut cursor = Position { line: 0, offset: 0 };
     loop {
         line.clear();
         let n = match input.read_until(b'\n', &mut line) {
             Ok(0) => break,
             Ok(n) => n,
             Err(err) => {
-                ctx.fail(label, format!("read error at byte {offset}: {err}"));
+                ctx.fail(
+                    label,
+                    format!("read error at byte {}: {err}", cursor.offset),
+                );
                 break;
             }
         };
-        line_no += 1;
-        let start = offset;
-        offset += n as u64;
+        let at = cursor;
+        cursor.line += 1;
+        cursor.offset += n as u64;
         let text = trim(&line);
         if text.is_empty() {
             continue;
         }
+        let was_first = std::mem::replace(&mut first, false);
         match serde_json::from_slice::<Json>(text) {
-            Ok(value) => value_rows(value, label, line_no, ctx, &mut state)?,
-            Err(err) if line_no == 1 && err.is_eof() => {
-                // A pretty-printed document: read the rest and parse it as one.
-                let mut whole = line.clone();
-                if let Err(err) = input.read_to_end(&mut whole) {
+            Ok(value) => value_rows(value, label, cursor.line, ctx, &mut state)?,
+            Err(err) if was_first && err.is_eof() => {
+                let mut rest = line.clone();
+                if let Err(err) = input.read_to_end(&mut rest) {
                     ctx.fail(label, format!("read error: {err}"));
                     break;
                 }
-                match serde_json::from_slice::<Json>(trim(&whole)) {
-                    Ok(value) => value_rows(value, label, 1, ctx, &mut state)?,
-                    Err(err) => ctx.fail(label, format!("not valid JSON: {err}")),
-                }
-                break;
+                return documents(&rest, at, label, ctx, &mut state);
             }
             Err(err) => ctx.skip(
                 label,
-                format!("line {line_no} (byte {start})"),
+                format!("line {} (byte {})", cursor.line, at.offset),
                 format!("not valid JSON: {err}"),
             ),
         }
     }
-    if state.unplaced_keys > 0 {
-        ctx.note(
-            label,
-            format!(
-                "{} field(s) matched no column of their table and were dropped",
-                state.unplaced_keys
-            ),
-        );
-    }
+    state.report(label, ctx);
     Ok(())
+}
+
+/// A line number (1-based, of the last line read) and byte offset in the input.
+#[derive(Clone, Copy)]
+struct Position {
+    line: u64,
+    offset: u64,
+}
+
+/// Reads `bytes` (starting at `at` in the input) as a sequence of JSON documents. If the
+/// very first one is broken, it was a bad line of NDJSON after all: that line is skipped
+/// and the rest is read line by line.
+fn documents(
+    bytes: &[u8],
+    at: Position,
+    label: &str,
+    ctx: &mut Ctx<'_>,
+    state: &mut State,
+) -> Result<(), String> {
+    let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<Json>();
+    let mut read_any = false;
+    loop {
+        // Where the next document starts, for the line number rows cite.
+        let before = stream.byte_offset();
+        let skip = bytes[before..]
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(0);
+        let Some(next) = stream.next() else { break };
+        match next {
+            Ok(value) => {
+                read_any = true;
+                let line = at.line + 1 + newlines(&bytes[..before + skip]);
+                value_rows(value, label, line, ctx, state)?;
+            }
+            Err(err) if !read_any => {
+                let first_line = bytes
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(bytes.len(), |p| p + 1);
+                ctx.skip(
+                    label,
+                    format!("line {} (byte {})", at.line + 1, at.offset),
+                    format!("not valid JSON: {err}"),
+                );
+                let rest = Position {
+                    line: at.line + 1,
+                    offset: at.offset + first_line as u64,
+                };
+                return lines_after(&bytes[first_line..], rest, label, ctx, state);
+            }
+            Err(err) => {
+                // Past a syntax error the stream cannot be followed reliably.
+                let offset = at.offset + stream.byte_offset() as u64;
+                ctx.fail(
+                    label,
+                    format!("not valid JSON at byte {offset}, the rest is not read: {err}"),
+                );
+                break;
+            }
+        }
+    }
+    state.report(label, ctx);
+    Ok(())
+}
+
+/// Line-by-line reading of what follows a broken first line.
+fn lines_after(
+    bytes: &[u8],
+    at: Position,
+    label: &str,
+    ctx: &mut Ctx<'_>,
+    state: &mut State,
+) -> Result<(), String> {
+    let mut cursor = at;
+    for raw in bytes.split_inclusive(|&b| b == b'\n') {
+        let start = cursor.offset;
+        cursor.line += 1;
+        cursor.offset += raw.len() as u64;
+        let text = trim(raw);
+        if text.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<Json>(text) {
+            Ok(value) => value_rows(value, label, cursor.line, ctx, state)?,
+            Err(err) => ctx.skip(
+                label,
+                format!("line {} (byte {start})", cursor.line),
+                format!("not valid JSON: {err}"),
+            ),
+        }
+    }
+    state.report(label, ctx);
+    Ok(())
+}
+
+fn newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 #[derive(Default)]
@@ -77,6 +167,18 @@ struct State {
     /// The table the last row-shaped object was guessed to belong to.
     guessed: Option<&'static Table>,
     unplaced_keys: usize,
+}
+
+impl State {
+    fn report(&self, label: &str, ctx: &mut Ctx<'_>) {
+        if self.unplaced_keys > 0 {
+            let reason = format!(
+                "{} field(s) matched no column of their table and were dropped",
+                self.unplaced_keys
+            );
+            ctx.note(label, reason);
+        }
+    }
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {

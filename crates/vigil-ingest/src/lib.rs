@@ -62,8 +62,10 @@ pub struct Source {
 pub struct SourceSummary {
     /// Records read (events, JSON lines, CSV rows), good or bad.
     pub records: u64,
-    /// Records skipped because they could not be read or mapped.
+    /// Records (or damaged EVTX chunks) skipped because they could not be read or mapped.
     pub skipped: u64,
+    /// Files or archive members that could not be read at all.
+    pub failed: u64,
     /// Rows made, by table name.
     pub rows: std::collections::BTreeMap<String, u64>,
 }

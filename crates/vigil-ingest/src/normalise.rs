@@ -459,13 +459,17 @@ fn logon(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet) {
         return;
     };
     device_common(&mut row, ev, origin, "DeviceLogonEvents", action);
-    let (domain, name) = if ev.event_id == 4672 {
-        (ev.get("SubjectDomainName"), ev.get("SubjectUserName"))
+    // The account is the Target one, except in 4672 (and logoffs that only name a
+    // Subject). Name, SID and logon id all come from the same side: 4648 has a target
+    // name but no target SID, and the subject's SID is another account's.
+    let side = if ev.event_id != 4672 && ev.get("TargetUserName").is_some() {
+        "Target"
     } else {
-        (ev.get("TargetDomainName"), ev.get("TargetUserName"))
+        "Subject"
     };
-    let sid = ev.get("TargetUserSid").or_else(|| ev.get("SubjectUserSid"));
-    let logon_id = ev.get("TargetLogonId").or_else(|| ev.get("SubjectLogonId"));
+    let field = |suffix: &str| ev.get(&format!("{side}{suffix}"));
+    let (domain, name) = (field("DomainName"), field("UserName"));
+    let (sid, logon_id) = (field("UserSid"), field("LogonId"));
     row.set_opt("AccountName", name)
         .set_opt("AccountDomain", domain)
         .set_opt("AccountSid", sid)
@@ -483,7 +487,12 @@ fn logon(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet) {
     if ev.event_id == 4625 {
         row.set_opt(
             "FailureReason",
-            ev.get("SubStatus").or(ev.get("Status")).map(failure_reason),
+            // SubStatus is the precise reason when Windows gives one; it writes 0x0 when
+            // Status says it all.
+            ev.get("SubStatus")
+                .filter(|s| !is_zero_status(s))
+                .or(ev.get("Status"))
+                .map(failure_reason),
         );
     }
     if let Some(process) = ev.get("ProcessName") {
@@ -627,15 +636,28 @@ fn expand_hive(key: &str) -> String {
 /// Sysmon's `Details` for a registry value: `DWORD (0x00000001)`, `QWORD (…)`,
 /// `Binary Data`, or the string itself.
 fn registry_value(details: &str) -> (Option<&'static str>, String) {
-    for (prefix, ty) in [("DWORD (", "Dword"), ("QWORD (", "Qword")] {
-        if let Some(inner) = details
-            .strip_prefix(prefix)
-            .and_then(|d| d.strip_suffix(')'))
-        {
-            let number = inner.split('-').next().unwrap_or(inner).trim();
-            let value = crate::rows::parse_long(number).map(|v| v.to_string());
-            return (Some(ty), value.unwrap_or_else(|| inner.to_string()));
-        }
+    if let Some(inner) = details
+        .strip_prefix("DWORD (")
+        .and_then(|d| d.strip_suffix(')'))
+    {
+        let value = crate::rows::parse_long(inner.trim()).map(|v| v.to_string());
+        return (Some("Dword"), value.unwrap_or_else(|| inner.to_string()));
+    }
+    // Sysmon writes a QWORD as its high and low halves: `QWORD (0x01d65fd8-0x0f865f72)`.
+    if let Some(inner) = details
+        .strip_prefix("QWORD (")
+        .and_then(|d| d.strip_suffix(')'))
+    {
+        let halves = inner.split_once('-').and_then(|(hi, lo)| {
+            let hi = crate::rows::parse_long(hi.trim())? as u64;
+            let lo = crate::rows::parse_long(lo.trim())? as u64;
+            Some(((hi << 32) | (lo & 0xffff_ffff)).to_string())
+        });
+        let whole = || crate::rows::parse_long(inner.trim()).map(|v| v.to_string());
+        return (
+            Some("Qword"),
+            halves.or_else(whole).unwrap_or_else(|| inner.to_string()),
+        );
     }
     if details == "Binary Data" {
         return (Some("Binary"), String::new());
@@ -683,6 +705,10 @@ fn logon_type_name(t: u32) -> Option<&'static str> {
     })
 }
 
+fn is_zero_status(status: &str) -> bool {
+    crate::rows::parse_long(status) == Some(0)
+}
+
 /// Readable reasons for the NTSTATUS codes Windows writes on failed logons.
 fn failure_reason(status: &str) -> String {
     let code = status.trim().to_ascii_lowercase();
@@ -719,9 +745,9 @@ fn integrity_level(label: &str) -> String {
 
 fn token_elevation(code: &str) -> String {
     match code {
-        "%%1936" => "Default",
-        "%%1937" => "Full",
-        "%%1938" => "Limited",
+        "%%1936" => "TokenElevationTypeDefault",
+        "%%1937" => "TokenElevationTypeFull",
+        "%%1938" => "TokenElevationTypeLimited",
         other => other,
     }
     .to_string()
@@ -810,7 +836,108 @@ mod tests {
             registry_value("DWORD (0x00000010)"),
             (Some("Dword"), "16".to_string())
         );
+        assert_eq!(
+            registry_value("QWORD (0x00000001-0x00000002)"),
+            (Some("Qword"), ((1u64 << 32) | 2).to_string())
+        );
+        assert_eq!(
+            registry_value("C:\\x.exe"),
+            (Some("String"), "C:\\x.exe".to_string())
+        );
+        assert!(is_zero_status("0x0") && !is_zero_status("0xc000006a"));
+        assert_eq!(token_elevation("%%1937"), "TokenElevationTypeFull");
         assert_eq!(failure_reason("0xC000006A"), "WrongPassword");
         assert_eq!(integrity_level("S-1-16-12288"), "High");
+    }
+
+    fn security(id: u32, data: &[(&str, &str)]) -> WinEvent {
+        WinEvent {
+            time_ns: Some(1_600_000_000_000_000_000),
+            channel: "Security".into(),
+            provider: "Microsoft-Windows-Security-Auditing".into(),
+            event_id: id,
+            computer: "WS1.corp.example".into(),
+            record_id: 7,
+            data: data
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..WinEvent::default()
+        }
+    }
+
+    /// The DeviceLogonEvents row an event maps to, as column name -> text.
+    fn logon_row(ev: &WinEvent) -> std::collections::HashMap<String, String> {
+        use arrow::array::Array;
+        let mut out = TableSet::new(100);
+        normalise(
+            ev,
+            Origin {
+                file: "f.evtx",
+                record: 7,
+            },
+            &mut out,
+        );
+        let batch = out.rows("DeviceLogonEvents").unwrap().take_batch();
+        assert_eq!(batch.num_rows(), 1);
+        let schema = batch.schema();
+        let mut row = std::collections::HashMap::new();
+        for (field, col) in schema.fields().iter().zip(batch.columns()) {
+            if col.is_valid(0) {
+                let text = arrow::util::display::array_value_to_string(col, 0).unwrap();
+                row.insert(field.name().clone(), text);
+            }
+        }
+        row
+    }
+
+    #[test]
+    fn explicit_credential_logons_take_name_and_sid_from_the_same_account() {
+        let ev = security(
+            4648,
+            &[
+                ("SubjectUserSid", "S-1-5-18"),
+                ("SubjectUserName", "WS1$"),
+                ("SubjectLogonId", "0x3e7"),
+                ("TargetUserName", "pedro"),
+                ("TargetDomainName", "CORP"),
+            ],
+        );
+        let row = logon_row(&ev);
+        assert_eq!(row["AccountName"], "pedro");
+        assert_eq!(row["ActionType"], "LogonAttempted");
+        assert!(
+            !row.contains_key("AccountSid"),
+            "the subject's SID is another account's"
+        );
+        assert!(!row.contains_key("LogonId"));
+        assert_eq!(row["DeviceName"], "ws1.corp.example");
+    }
+
+    #[test]
+    fn failed_logons_give_the_precise_reason() {
+        let ev = security(
+            4625,
+            &[
+                ("TargetUserName", "alice"),
+                ("Status", "0xc000006d"),
+                ("SubStatus", "0xc000006a"),
+                ("LogonType", "3"),
+                ("IpAddress", "192.0.2.7"),
+            ],
+        );
+        let row = logon_row(&ev);
+        assert_eq!(row["FailureReason"], "WrongPassword");
+        assert_eq!(row["LogonType"], "Network");
+        assert_eq!(row["RemoteIP"], "192.0.2.7");
+        let ev = security(
+            4625,
+            &[
+                ("TargetUserName", "bob"),
+                ("Status", "0xc0000234"),
+                ("SubStatus", "0x0"),
+            ],
+        );
+        assert_eq!(logon_row(&ev)["FailureReason"], "AccountLocked");
     }
 }

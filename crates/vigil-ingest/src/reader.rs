@@ -50,7 +50,7 @@ pub struct ReadTotals {
     pub already_ingested: u64,
     /// Files found while walking directories that are in no format Vigil reads.
     pub ignored: Vec<PathBuf>,
-    /// Files that could not be read at all.
+    /// Files (or archive members) that could not be read at all.
     pub failed_files: u64,
     pub records: u64,
     pub skipped_records: u64,
@@ -96,7 +96,7 @@ impl Ctx<'_> {
 
     /// A member or file-level problem that is not a single record.
     pub fn fail(&mut self, file: &str, reason: String) {
-        self.summary.skipped += 1;
+        self.summary.failed += 1;
         self.sink.problem(Problem {
             file: file.to_string(),
             location: String::new(),
@@ -240,7 +240,7 @@ impl Reader {
         };
         let opened = File::open(path).map_err(|e| e.to_string());
         match opened {
-            Ok(file) if format == Format::Zip => read_zip(file, &label, &mut ctx)?,
+            Ok(file) if format == Format::Zip => read_zip(file, &label, 1, &mut ctx)?,
             Ok(file) => read_stream(file, format, &label, &mut ctx)?,
             Err(err) => ctx.fail(&label, format!("cannot open: {err}")),
         }
@@ -259,6 +259,7 @@ impl Reader {
         totals.bytes += source.size;
         totals.records += summary.records;
         totals.skipped_records += summary.skipped;
+        totals.failed_files += summary.failed;
         for (table, n) in &summary.rows {
             *totals.rows.entry(table.clone()).or_default() += n;
         }
@@ -306,12 +307,8 @@ fn inspect(path: &Path, wanted: Format) -> std::io::Result<Option<(Format, Sourc
     // Content decides; a file whose content is not recognised but whose name says what
     // it is (say, an EVTX file with a damaged header) is read as that, to say what is wrong.
     let sniffed = Format::sniff(&head).or_else(|| Format::from_extension(path));
-    // An archive is opened whatever format its members were said to be in.
-    let format = match (wanted, sniffed) {
-        (_, Some(Format::Zip)) => Format::Zip,
-        (Format::Auto, Some(found)) => found,
-        (Format::Auto, None) => return Ok(None),
-        (wanted, _) => wanted,
+    let Some(format) = choose(wanted, sniffed) else {
+        return Ok(None);
     };
     file.rewind()?;
     let mut hasher = Sha256::new();
@@ -332,6 +329,17 @@ fn inspect(path: &Path, wanted: Format) -> std::io::Result<Option<(Format, Sourc
         sha256: hex::encode(hasher.finalize()),
     };
     Ok(Some((format, source)))
+}
+
+/// The format to read content in: EVTX and zip content is read as what it is whatever
+/// was asked (their magic bytes do not lie); otherwise the asked-for format wins over
+/// what the content looks like. `None`: nothing known, nothing asked.
+fn choose(wanted: Format, sniffed: Option<Format>) -> Option<Format> {
+    match (wanted, sniffed) {
+        (_, Some(found @ (Format::Evtx | Format::Zip))) => Some(found),
+        (Format::Auto, found) => found,
+        (wanted, _) => Some(wanted),
+    }
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -367,8 +375,26 @@ fn read_stream(file: File, format: Format, label: &str, ctx: &mut Ctx<'_>) -> Re
     }
 }
 
+/// Archives inside archives are opened down to this depth.
+const MAX_ZIP_DEPTH: usize = 4;
+/// EVTX files and nested archives inside an archive are read into memory to be parsed;
+/// larger ones are refused rather than risk running out of memory.
+const MAX_MEMBER_IN_MEMORY: u64 = 2 << 30;
+
 /// Reads every member of an archive, each in its own recognised format.
-fn read_zip<R: Read + Seek>(reader: R, label: &str, ctx: &mut Ctx<'_>) -> Result<(), String> {
+fn read_zip<R: Read + Seek>(
+    reader: R,
+    label: &str,
+    depth: usize,
+    ctx: &mut Ctx<'_>,
+) -> Result<(), String> {
+    if depth > MAX_ZIP_DEPTH {
+        ctx.fail(
+            label,
+            format!("archives nested more than {MAX_ZIP_DEPTH} deep are not opened"),
+        );
+        return Ok(());
+    }
     let mut archive = match zip::ZipArchive::new(reader) {
         Ok(archive) => archive,
         Err(err) => {
@@ -406,23 +432,31 @@ fn read_zip<R: Read + Seek>(reader: R, label: &str, ctx: &mut Ctx<'_>) -> Result
             }
         };
         head.truncate(n);
-        let format = match (ctx.options.format, Format::sniff(&head)) {
-            (_, Some(Format::Zip)) => Format::Zip,
-            (Format::Auto, Some(found)) => found,
-            (Format::Auto, None) => continue,
-            (wanted, _) => wanted,
+        let Some(format) = choose(ctx.options.format, Format::sniff(&head)) else {
+            continue;
         };
         match format {
             // EVTX needs to seek and nested archives need their directory: read whole.
             Format::Evtx | Format::Zip => {
                 let mut bytes = head;
-                if let Err(err) = member.read_to_end(&mut bytes) {
+                // The size an archive declares can lie: read one byte past the limit to
+                // know whether the content is larger.
+                let limit = MAX_MEMBER_IN_MEMORY + 1 - bytes.len() as u64;
+                if let Err(err) = member.by_ref().take(limit).read_to_end(&mut bytes) {
                     ctx.fail(&member_label, format!("cannot decompress: {err}"));
+                    continue;
+                }
+                if bytes.len() as u64 > MAX_MEMBER_IN_MEMORY {
+                    let reason = format!(
+                        "larger than {} MiB once decompressed; extract it and ingest the file",
+                        MAX_MEMBER_IN_MEMORY >> 20
+                    );
+                    ctx.fail(&member_label, reason);
                     continue;
                 }
                 drop(member);
                 if format == Format::Zip {
-                    read_zip(Cursor::new(bytes), &member_label, ctx)?;
+                    read_zip(Cursor::new(bytes), &member_label, depth + 1, ctx)?;
                     continue;
                 }
                 match evtx::EvtxParser::from_buffer(bytes) {

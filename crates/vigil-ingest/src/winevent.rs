@@ -107,10 +107,10 @@ impl WinEvent {
             message: text(obj.get("Message")),
             ..WinEvent::default()
         };
-        // Sysmon writes its own UTC time; `@timestamp` is UTC at collection, some
-        // exports carry the record's `TimeCreated`, and `EventTime` is the collector's
-        // local time, so prefer them in that order.
-        ev.time_ns = ["UtcTime", "@timestamp", "TimeCreated", "EventTime"]
+        // Sysmon writes its own UTC time and some exports carry the record's
+        // `TimeCreated`; `@timestamp` is UTC at collection, seconds later; `EventTime`
+        // is the collector's local time with no zone (taken as UTC, the last resort).
+        ev.time_ns = ["UtcTime", "TimeCreated", "@timestamp", "EventTime"]
             .iter()
             .find_map(|k| text(obj.get(*k)).and_then(|t| parse_time(&t)));
         for (key, value) in obj {

@@ -22,9 +22,9 @@ pub struct CompactReport {
     pub rows: u64,
 }
 
-/// Rewrites every partition that has more than one small file as a single file, in one
-/// commit that adds the new files and removes the old ones together.
-pub(crate) fn compact(writer: &mut Writer) -> Result<CompactReport> {
+/// Rewrites every partition that has at least `min_files` small files as a single file,
+/// in one commit that adds the new files and removes the old ones together.
+pub(crate) fn compact(writer: &mut Writer, min_files: usize) -> Result<CompactReport> {
     let mut groups: BTreeMap<(String, String), Vec<crate::LakeFile>> = BTreeMap::new();
     for files in writer.manifest().all_files()?.into_values() {
         for f in files.into_iter().filter(|f| f.bytes < BIG_FILE_BYTES) {
@@ -38,7 +38,7 @@ pub(crate) fn compact(writer: &mut Writer) -> Result<CompactReport> {
     let mut removed = Vec::new();
     let tables_dir = writer.store().tables_dir();
     for ((table_name, day), files) in groups {
-        if files.len() < 2 {
+        if files.len() < min_files.max(2) {
             continue;
         }
         let table = Catalog::builtin()
@@ -73,14 +73,10 @@ pub(crate) fn compact(writer: &mut Writer) -> Result<CompactReport> {
     if removed.is_empty() {
         return Ok(report);
     }
+    // The old files leave the lake in the same commit that adds the merged ones; they
+    // stay on disk a while for queries that listed them before, then a later writer
+    // deletes them.
     writer.commit_replacing("compact", &removed)?;
-    // The old files are no longer listed; delete them. A reader that planned a query
-    // just before the commit may still be reading them.
-    for path in &removed {
-        let full = tables_dir.join(path);
-        if let Err(err) = std::fs::remove_file(&full) {
-            tracing::warn!(path = %full.display(), %err, "could not delete a compacted file");
-        }
-    }
+    writer.collect_garbage(crate::writer::GARBAGE_GRACE)?;
     Ok(report)
 }

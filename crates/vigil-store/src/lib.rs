@@ -32,7 +32,7 @@ mod writer;
 pub use compact::CompactReport;
 pub use manifest::{LakeFile, SourceEntry, TableStats};
 pub use table::LakeTable;
-pub use writer::{CommitSummary, Writer};
+pub use writer::{CommitSummary, GARBAGE_GRACE, Writer};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -153,8 +153,7 @@ impl Store {
 
     /// Merges each day's small files of every table into one.
     pub fn compact(&self) -> Result<CompactReport> {
-        let mut writer = self.writer()?;
-        compact::compact(&mut writer)
+        self.writer()?.compact(2)
     }
 }
 

@@ -44,6 +44,9 @@ pub struct TableStats {
     pub max_time: Option<i64>,
 }
 
+/// The kind of commit that forgets files deleted by hand.
+const FORGET: &str = "forget-missing";
+
 pub(crate) struct Manifest {
     conn: Connection,
     path: PathBuf,
@@ -70,6 +73,10 @@ CREATE TABLE IF NOT EXISTS lake_sources (
     skipped     INTEGER NOT NULL,
     commit_id   TEXT NOT NULL,
     ingested_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lake_garbage (
+    path       TEXT PRIMARY KEY,
+    removed_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS lake_commits (
     id          TEXT PRIMARY KEY,
@@ -195,6 +202,8 @@ impl Manifest {
     }
 
     /// Records a commit in one transaction: files added and removed, sources ingested.
+    /// Removed files that still exist are kept as garbage, for queries that planned
+    /// before the commit, until [`Manifest::garbage`] says they are old enough to delete.
     pub fn commit(
         &mut self,
         id: &str,
@@ -235,8 +244,14 @@ impl Manifest {
             let mut remove = tx
                 .prepare("DELETE FROM lake_files WHERE path = ?1")
                 .map_err(err)?;
+            let mut retire = tx
+                .prepare("INSERT OR REPLACE INTO lake_garbage (path, removed_at) VALUES (?1, ?2)")
+                .map_err(err)?;
             for path in removed {
                 remove.execute([path]).map_err(err)?;
+                if kind != FORGET {
+                    retire.execute(params![path, now]).map_err(err)?;
+                }
             }
             let mut source = tx
                 .prepare(
@@ -278,16 +293,55 @@ impl Manifest {
     }
 
     /// Forgets files that are listed but gone from disk (deleted by hand); returns them.
-    pub fn forget_missing(&mut self, tables_dir: &Path) -> Result<Vec<String>> {
-        let missing: Vec<String> = self
-            .live_paths()?
-            .into_iter()
-            .filter(|p| !tables_dir.join(p).exists())
-            .collect();
+    ///
+    /// Limitation: the sources whose rows were in those files stay recorded as ingested,
+    /// since their other rows may still be in files that exist; re-reading them takes
+    /// `--force`.
+    pub fn forget_missing(&mut self, tables_dir: &Path, id: &str) -> Result<Vec<String>> {
+        let mut missing = Vec::new();
+        for path in self.live_paths()? {
+            match std::fs::metadata(tables_dir.join(&path)) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing.push(path),
+                // Any other error (permissions, I/O) says nothing about whether the file
+                // is there: leave it listed.
+                _ => {}
+            }
+        }
         if !missing.is_empty() {
-            let id = format!("forget-{}", std::process::id());
-            self.commit(&id, "forget-missing", &[], &missing, &[])?;
+            self.commit(id, FORGET, &[], &missing, &[])?;
         }
         Ok(missing)
+    }
+
+    /// Files removed from the lake by a commit and not yet deleted, with the time (Unix
+    /// seconds) they were removed.
+    pub fn garbage(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, removed_at FROM lake_garbage")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// Forgets garbage files once they have been deleted.
+    pub fn drop_garbage(&mut self, paths: &[String]) -> Result<()> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Db {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut stmt = tx
+                .prepare("DELETE FROM lake_garbage WHERE path = ?1")
+                .map_err(err)?;
+            for p in paths {
+                stmt.execute([p]).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
     }
 }

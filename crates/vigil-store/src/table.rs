@@ -20,8 +20,10 @@ use vigil_schema::Table;
 
 use crate::manifest::LakeFile;
 
-/// The columns whose value decides a row's day partition (both hold the same time).
-const TIME_COLUMNS: [&str; 2] = ["Timestamp", "TimeGenerated"];
+/// The column whose value decides a row's day partition and each file's time range.
+/// `TimeGenerated` is not used: in exports it can differ from `Timestamp` (it is when a
+/// record reached the workspace), so pruning on it could drop rows.
+const TIME_COLUMNS: [&str; 1] = ["Timestamp"];
 
 /// One catalog table over a fixed set of live files.
 #[derive(Debug)]
@@ -196,7 +198,8 @@ mod tests {
     fn bounds_from_comparisons_either_way_round() {
         let filters = vec![
             time_col("Timestamp").gt_eq(ts(100)),
-            ts(500).gt(time_col("TimeGenerated")),
+            ts(500).gt(time_col("Timestamp")),
+            time_col("TimeGenerated").lt(ts(200)),
             col("other").gt(lit(1)),
         ];
         assert_eq!(time_bounds(&filters), (Some(100), Some(500)));

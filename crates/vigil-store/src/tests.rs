@@ -158,15 +158,14 @@ fn an_abandoned_writer_leaves_nothing_visible_and_the_next_one_cleans_up() {
         "unlisted files are not read"
     );
 
+    // And a staging file, as a killed writer leaves it.
+    let staged = dir.path().join("staging/killed/part-x.parquet");
+    std::fs::create_dir_all(staged.parent().unwrap()).unwrap();
+    std::fs::write(&staged, b"half a file").unwrap();
+
     let writer = store.writer().unwrap();
     assert!(!stray.exists(), "the next writer deletes unlisted files");
-    assert!(
-        !dir.path().join("staging").exists()
-            || std::fs::read_dir(dir.path().join("staging"))
-                .unwrap()
-                .count()
-                <= 1
-    );
+    assert!(!staged.exists(), "and what was left in staging");
     drop(writer);
     assert_eq!(count(&store, "SELECT count(*) FROM SecurityEvent"), 1);
 }
@@ -214,8 +213,25 @@ fn compaction_merges_small_files_without_changing_rows() {
         count(&store, "SELECT sum(EventID) FROM SecurityEvent"),
         before
     );
-    let on_disk = crate::writer::parquet_files(&dir.path().join("tables")).unwrap();
-    assert_eq!(on_disk.len(), 2, "replaced files are deleted");
+    let on_disk = || {
+        crate::writer::parquet_files(&dir.path().join("tables"))
+            .unwrap()
+            .len()
+    };
+    assert_eq!(
+        on_disk(),
+        10,
+        "replaced files stay a while for queries already planned"
+    );
+    // A writer opened soon after keeps them; once they are old enough they go.
+    let mut writer = store.writer().unwrap();
+    assert_eq!(on_disk(), 10);
+    assert_eq!(
+        writer.collect_garbage(std::time::Duration::ZERO).unwrap(),
+        8
+    );
+    drop(writer);
+    assert_eq!(on_disk(), 2, "replaced files are deleted");
     assert_eq!(
         store.compact().unwrap().partitions,
         0,
@@ -235,4 +251,30 @@ fn every_catalog_table_is_queryable_when_empty() {
         ),
         0
     );
+}
+
+#[test]
+fn files_deleted_by_hand_are_forgotten_and_writing_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut writer = store.writer().unwrap();
+    writer
+        .write(
+            security_event(),
+            &batch(&[T0, T0 + DAY, T0 + 2 * DAY], &[1, 2, 3]),
+        )
+        .unwrap();
+    writer.commit().unwrap();
+    drop(writer);
+    let files = store.files("SecurityEvent").unwrap();
+    for (deleted, file) in files.iter().take(2).enumerate() {
+        std::fs::remove_file(dir.path().join("tables").join(&file.path)).unwrap();
+        let writer = store
+            .writer()
+            .expect("a writer opens after a file was deleted by hand");
+        drop(writer);
+        let left = 3 - (deleted as i64 + 1);
+        assert_eq!(count(&store, "SELECT count(*) FROM SecurityEvent"), left);
+        assert_eq!(store.files("SecurityEvent").unwrap().len() as i64, left);
+    }
 }

@@ -1,8 +1,9 @@
 //! Writing to the lake: staged Parquet files, moved into place and listed in one commit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use arrow::array::{Array, AsArray, UInt32Array};
 use arrow::compute::take_record_batch;
@@ -22,6 +23,9 @@ const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 const ROW_GROUP_ROWS: usize = 64 * 1024;
 /// Files open at once; past this the fullest is finished and a new one started later.
 const MAX_OPEN_FILES: usize = 48;
+/// How long files removed by a commit (compaction) stay on disk for queries that
+/// listed them before it.
+pub const GARBAGE_GRACE: Duration = Duration::from_secs(15 * 60);
 /// The partition of rows that have no time.
 pub(crate) const UNDATED: &str = "undated";
 
@@ -99,7 +103,8 @@ impl Writer {
     }
 
     /// Clears what an interrupted writer left: its staging files, and files it had
-    /// moved into place without committing them.
+    /// moved into place without committing them. Files that a commit removed are
+    /// deleted once they are older than [`GARBAGE_GRACE`].
     fn recover(&mut self) -> Result<()> {
         let staging_root = self.store.dir().join("staging");
         if staging_root.exists() {
@@ -107,13 +112,19 @@ impl Writer {
         }
         let tables_dir = self.store.tables_dir();
         let live = self.manifest.live_paths()?;
+        let garbage: HashSet<String> = self
+            .manifest
+            .garbage()?
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
         let mut orphans = 0;
         for path in parquet_files(&tables_dir)? {
             let Ok(relative) = path.strip_prefix(&tables_dir) else {
                 continue;
             };
             let relative = relative.to_string_lossy().replace('\\', "/");
-            if !live.contains(&relative) {
+            if !live.contains(&relative) && !garbage.contains(&relative) {
                 std::fs::remove_file(&path).map_err(io_err(&path))?;
                 orphans += 1;
             }
@@ -121,11 +132,38 @@ impl Writer {
         if orphans > 0 {
             tracing::info!(orphans, "removed files left by an interrupted write");
         }
-        let missing = self.manifest.forget_missing(&tables_dir)?;
+        let missing = self.manifest.forget_missing(&tables_dir, &commit_id())?;
         for path in missing {
             tracing::warn!(%path, "a lake file was deleted outside Vigil; its rows are gone");
         }
+        self.collect_garbage(GARBAGE_GRACE)?;
         Ok(())
+    }
+
+    /// Deletes files that commits removed from the lake at least `older_than` ago.
+    /// Until then a query that listed its files before the commit can still read them.
+    pub fn collect_garbage(&mut self, older_than: Duration) -> Result<usize> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let cutoff = now - older_than.as_secs() as i64;
+        let tables_dir = self.store.tables_dir();
+        let mut deleted = Vec::new();
+        for (path, removed_at) in self.manifest.garbage()? {
+            if removed_at > cutoff {
+                continue;
+            }
+            let full = tables_dir.join(&path);
+            match std::fs::remove_file(&full) {
+                Ok(()) => deleted.push(path),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => deleted.push(path),
+                Err(e) => {
+                    tracing::warn!(path = %full.display(), %e, "could not delete a removed file")
+                }
+            }
+        }
+        self.manifest.drop_garbage(&deleted)?;
+        Ok(deleted.len())
     }
 
     /// Adds rows of a table. They become visible at the next [`Writer::commit`].
@@ -197,6 +235,13 @@ impl Writer {
         &self.manifest
     }
 
+    /// Commits what is pending, then merges the small files of every partition that has
+    /// at least `min_files` of them into one file.
+    pub fn compact(&mut self, min_files: usize) -> Result<crate::CompactReport> {
+        self.commit()?;
+        crate::compact::compact(self, min_files)
+    }
+
     /// Makes everything written so far visible, atomically.
     pub fn commit(&mut self) -> Result<CommitSummary> {
         self.commit_replacing("ingest", &[])
@@ -208,6 +253,17 @@ impl Writer {
         kind: &str,
         removed: &[String],
     ) -> Result<CommitSummary> {
+        let result = self.try_commit(kind, removed);
+        if result.is_err() {
+            // Start afresh: what was pending is lost, and none of it was listed. Keeping
+            // the sources would record them as ingested with none of their rows.
+            let old = std::mem::replace(&mut self.pending, Pending::new(&self.store));
+            old.discard();
+        }
+        result
+    }
+
+    fn try_commit(&mut self, kind: &str, removed: &[String]) -> Result<CommitSummary> {
         let mut staged = std::mem::take(&mut self.pending.done);
         for (_, part) in self.pending.open.drain() {
             staged.push(part.finish()?);
@@ -223,11 +279,19 @@ impl Writer {
         for s in staged {
             let target = tables_dir.join(&s.file.path);
             let dir = target.parent().unwrap_or(&tables_dir).to_path_buf();
-            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            if !dir.exists() {
+                std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+                // A new partition folder is itself an entry in its table's folder.
+                if let Some(parent) = dir.parent() {
+                    dirs.insert(parent.to_path_buf());
+                    dirs.insert(tables_dir.clone());
+                }
+            }
             std::fs::rename(&s.staged, &target).map_err(io_err(&target))?;
             dirs.insert(dir);
             added.push(s.file);
         }
+        // The moves must be on disk before the manifest lists the files.
         for dir in dirs {
             sync_dir(&dir)?;
         }
@@ -361,7 +425,7 @@ impl Part {
 }
 
 /// A commit id that sorts by time and differs between processes.
-fn commit_id() -> String {
+pub(crate) fn commit_id() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

@@ -88,7 +88,8 @@ pub struct IngestArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Make rows visible at least every this many rows (they always are at the end)
+    /// Commit (make rows visible) after a file once this many rows are pending; a commit
+    /// always comes at the end, and never splits a file
     #[arg(long, default_value_t = 500_000, value_name = "ROWS")]
     pub commit_rows: u64,
 

@@ -1,6 +1,7 @@
 //! `vigil ingest`: the readers of `vigil-ingest` feeding a writer of `vigil-store`.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -16,6 +17,9 @@ use vigil_store::{SourceEntry, Store, Writer};
 use crate::cli::{IngestArgs, SummaryFormat};
 use crate::output::human_bytes;
 
+/// Partitions with this many small files are merged at the end of an ingest.
+const AUTO_COMPACT_FILES: usize = 8;
+
 /// Hands rows to the store, commits in groups of whole sources, and reports progress.
 struct LakeSink<'a> {
     store: &'a Store,
@@ -24,6 +28,7 @@ struct LakeSink<'a> {
     commit_rows: u64,
     bar: ProgressBar,
     records: u64,
+    files: u64,
     problems: u64,
     max_problems: usize,
     commits: u64,
@@ -36,6 +41,11 @@ impl LakeSink<'_> {
             self.commits += 1;
         }
         Ok(())
+    }
+
+    fn show_counts(&self) {
+        self.bar
+            .set_message(format!("{} files, {} events", self.files, self.records));
     }
 
     fn say(&self, line: String) {
@@ -77,12 +87,20 @@ impl Sink for LakeSink<'_> {
     }
 
     fn end_source(&mut self, source: &Source, summary: &SourceSummary) -> Result<(), String> {
+        let rows: u64 = summary.rows.values().sum();
+        self.files += 1;
+        self.show_counts();
+        // A file that gave nothing but errors (unreadable, or read in the wrong format)
+        // is not remembered, so that it is read again next time.
+        if rows == 0 && (summary.failed > 0 || summary.skipped > 0) {
+            return Ok(());
+        }
         self.writer.add_source(SourceEntry {
             sha256: source.sha256.clone(),
             path: source.path.display().to_string(),
             size: source.size,
             records: summary.records,
-            rows: summary.rows.values().sum(),
+            rows,
             skipped: summary.skipped,
         });
         if self.writer.pending_rows() >= self.commit_rows {
@@ -103,7 +121,7 @@ impl Sink for LakeSink<'_> {
     fn progress(&mut self, records: u64, bytes: u64) {
         self.records += records;
         self.bar.inc(bytes);
-        self.bar.set_message(format!("{} events", self.records));
+        self.show_counts();
     }
 }
 
@@ -148,6 +166,7 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
         commit_rows: args.commit_rows.max(1),
         bar,
         records: 0,
+        files: 0,
         problems: 0,
         max_problems: args.max_problems,
         commits: 0,
@@ -158,6 +177,16 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
         .read_paths(&args.paths, &mut sink)
         .map_err(anyhow::Error::msg)?;
     sink.commit().map_err(anyhow::Error::msg)?;
+    // Repeated ingests of a few files each leave many small files per day; merge them
+    // once they add up.
+    let compacted = sink.writer.compact(AUTO_COMPACT_FILES)?;
+    if compacted.partitions > 0 {
+        tracing::info!(
+            partitions = compacted.partitions,
+            files = compacted.files_before,
+            "compacted"
+        );
+    }
     sink.bar.finish_and_clear();
     let elapsed = started.elapsed();
 
@@ -177,9 +206,19 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
                 "commits": sink.commits,
                 "rows": totals.rows,
             });
-            println!("{}", serde_json::to_string_pretty(&summary)?);
+            writeln!(
+                std::io::stdout(),
+                "{}",
+                serde_json::to_string_pretty(&summary)?
+            )?;
         }
-        SummaryFormat::Table => print_summary(&totals, elapsed, rate, sink.problems),
+        SummaryFormat::Table => print_summary(
+            &mut std::io::stdout().lock(),
+            &totals,
+            elapsed,
+            rate,
+            sink.problems,
+        )?,
     }
     Ok(if totals.has_skips() {
         ExitCode::from(crate::EXIT_SKIPPED)
@@ -188,21 +227,28 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
     })
 }
 
-fn print_summary(totals: &vigil_ingest::ReadTotals, elapsed: Duration, rate: f64, problems: u64) {
-    println!(
+fn print_summary(
+    out: &mut impl Write,
+    totals: &vigil_ingest::ReadTotals,
+    elapsed: Duration,
+    rate: f64,
+    problems: u64,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
         "Read {} file(s), {} records, {} in {:.2} s ({:.0} records/s).",
         totals.sources,
         totals.records,
         human_bytes(totals.bytes),
         elapsed.as_secs_f64(),
         rate
-    );
+    )?;
     let rows: &BTreeMap<String, u64> = &totals.rows;
     if !rows.is_empty() {
         let width = rows.keys().map(String::len).max().unwrap_or(5).max(5);
-        println!("\n{:<width$}  rows", "table");
+        writeln!(out, "\n{:<width$}  rows", "table")?;
         for (table, n) in rows {
-            println!("{table:<width$}  {n}");
+            writeln!(out, "{table:<width$}  {n}")?;
         }
     }
     let mut notes = Vec::new();
@@ -231,8 +277,9 @@ fn print_summary(totals: &vigil_ingest::ReadTotals, elapsed: Duration, rate: f64
         notes.push(format!("{problems} problem(s) reported"));
     }
     if !notes.is_empty() {
-        println!("\n{}.", notes.join("; "));
+        writeln!(out, "\n{}.", notes.join("; "))?;
     }
+    Ok(())
 }
 
 /// Total size of the files under a path, for the progress bar.

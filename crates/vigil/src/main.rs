@@ -32,8 +32,20 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of our output went away (`vigil sql … | head`): not an error.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => fail(&err),
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        let io = cause.downcast_ref::<std::io::Error>().map(std::io::Error::kind);
+        let arrow = cause.downcast_ref::<arrow::error::ArrowError>();
+        io == Some(std::io::ErrorKind::BrokenPipe)
+            || matches!(arrow, Some(arrow::error::ArrowError::IoError(_, e)) if e.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause.to_string().contains("Broken pipe")
+    })
 }
 
 fn fail(err: &anyhow::Error) -> ExitCode {

@@ -21,7 +21,13 @@ pub fn run(data_dir: &Path, args: SqlArgs) -> Result<ExitCode> {
             .sql(&args.query)
             .await
             .context("the query does not plan")?;
-        df.collect().await.context("the query failed")
+        let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+        let mut batches = df.collect().await.context("the query failed")?;
+        // No rows still has columns: print the header.
+        if batches.is_empty() {
+            batches.push(arrow::record_batch::RecordBatch::new_empty(schema));
+        }
+        anyhow::Ok(batches)
     })?;
     print_batches(&batches, args.format)?;
     Ok(ExitCode::SUCCESS)

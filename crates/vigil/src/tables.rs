@@ -1,6 +1,7 @@
 //! `vigil tables` and `vigil compact`.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -80,13 +81,15 @@ pub fn run(data_dir: &Path, args: TablesArgs) -> Result<ExitCode> {
 pub fn compact(data_dir: &Path) -> Result<ExitCode> {
     let store = Store::open(data_dir)?;
     let report = store.compact()?;
+    let mut out = std::io::stdout().lock();
     if report.partitions == 0 {
-        println!("Nothing to compact.");
+        writeln!(out, "Nothing to compact.")?;
     } else {
-        println!(
+        writeln!(
+            out,
             "Compacted {} partitions: {} files into {} ({} rows).",
             report.partitions, report.files_before, report.files_after, report.rows
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

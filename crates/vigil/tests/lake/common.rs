@@ -90,11 +90,13 @@ pub fn sql(data_dir: &Path, query: &str) -> Vec<Value> {
 /// A single number from a query such as `SELECT count(*) AS n ...`.
 pub fn count(data_dir: &Path, query: &str) -> u64 {
     let rows = sql(data_dir, query);
-    rows.first()
+    let value = rows
+        .first()
         .and_then(|r| r.as_object())
-        .and_then(|o| o.values().next())
+        .and_then(|o| o.values().next());
+    value
         .and_then(Value::as_u64)
-        .unwrap_or(0)
+        .unwrap_or_else(|| panic!("{query} gave no number: {rows:?}"))
 }
 
 pub fn output(cmd: &mut Command) -> (i32, String, String) {

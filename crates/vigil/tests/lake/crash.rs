@@ -23,6 +23,18 @@ fn manifest_rows(data_dir: &Path) -> (u64, u64) {
     (files as u64, sources as u64)
 }
 
+/// Commits made so far (0 before the lake exists).
+fn commits(data_dir: &Path) -> i64 {
+    let Ok(db) = rusqlite::Connection::open_with_flags(
+        data_dir.join("vigil.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    ) else {
+        return 0;
+    };
+    db.query_row("SELECT count(*) FROM lake_commits", [], |r| r.get(0))
+        .unwrap_or(0)
+}
+
 fn queried_rows(data_dir: &Path) -> u64 {
     let tables = listed_rows(data_dir);
     tables
@@ -44,8 +56,8 @@ fn killed_ingests_leave_only_whole_commits_and_a_rerun_completes_exactly() {
 
     let dir = tempfile::tempdir().unwrap();
     let mut kills = 0;
-    let mut delay = Duration::from_millis(150);
-    for _ in 0..6 {
+    for round in 0..6u64 {
+        let before = commits(dir.path());
         let mut child = vigil(dir.path())
             .args(["ingest", "--quiet", "--commit-rows", "300"])
             .arg(&samples)
@@ -53,22 +65,31 @@ fn killed_ingests_leave_only_whole_commits_and_a_rerun_completes_exactly() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // Let it commit at least once, then kill it a little later each round, so the
+        // kills land at different points of writing, moving and committing.
         let started = Instant::now();
         let mut finished = false;
-        while started.elapsed() < delay {
+        while commits(dir.path()) <= before {
             if child.try_wait().unwrap().is_some() {
                 finished = true;
                 break;
             }
-            std::thread::sleep(Duration::from_millis(5));
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "no commit within two minutes"
+            );
+            std::thread::sleep(Duration::from_millis(2));
         }
         if finished {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(round * 37));
+        if child.try_wait().unwrap().is_some() {
             break;
         }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         kills += 1;
-        delay += Duration::from_millis(250);
 
         // Whatever the moment, the lake lists exactly the rows of the sources it
         // recorded, and queries see exactly the listed rows: nothing half-written.
@@ -84,8 +105,8 @@ fn killed_ingests_leave_only_whole_commits_and_a_rerun_completes_exactly() {
         );
     }
     assert!(
-        kills >= 2,
-        "the ingest was interrupted at least twice ({kills})"
+        kills >= 3,
+        "the ingest was interrupted at least three times ({kills})"
     );
 
     // A new run cleans up what the killed ones left and completes the work.
@@ -99,13 +120,21 @@ fn killed_ingests_leave_only_whole_commits_and_a_rerun_completes_exactly() {
     assert_eq!(queried_rows(dir.path()), expected_total);
     assert!(!dir.path().join("staging").exists() || empty(&dir.path().join("staging")));
 
-    // No file on disk is outside the listing.
+    // Every file on disk is listed, or was replaced by compaction moments ago and waits
+    // for the queries that may still read it.
     let db = rusqlite::Connection::open(dir.path().join("vigil.db")).unwrap();
     let listed_files: i64 = db
         .query_row("SELECT count(*) FROM lake_files", [], |r| r.get(0))
         .unwrap();
+    let retired: i64 = db
+        .query_row("SELECT count(*) FROM lake_garbage", [], |r| r.get(0))
+        .unwrap();
     let on_disk = files_under(&dir.path().join("tables"), "parquet").len();
-    assert_eq!(on_disk as i64, listed_files, "no stray data files");
+    assert_eq!(
+        on_disk as i64,
+        listed_files + retired,
+        "no stray data files"
+    );
 }
 
 fn empty(dir: &Path) -> bool {

@@ -142,3 +142,77 @@ fn unreadable_and_unknown_files_are_reported_and_the_run_goes_on() {
         run.stderr
     );
 }
+
+#[test]
+fn pretty_printed_json_and_streams_of_documents_are_read() {
+    let input = tempfile::tempdir().unwrap();
+    let event = |id: u32, host: &str| {
+        format!(
+            "{{\n  \"Type\": \"SecurityEvent\",\n  \"TimeGenerated\": \"2024-02-0{id}T00:00:00Z\",\n  \
+             \"EventID\": 46{id}0,\n  \"Computer\": \"{host}\"\n}}\n"
+        )
+    };
+    // As `jq .` writes them: documents one after another, each over many lines.
+    let stream = input.path().join("stream.json");
+    std::fs::write(&stream, format!("{}{}", event(1, "a"), event(2, "b"))).unwrap();
+    // One array over many lines.
+    let array = input.path().join("array.json");
+    std::fs::write(
+        &array,
+        format!("[\n{},\n{}]\n", event(3, "c"), event(4, "d")),
+    )
+    .unwrap();
+    // NDJSON whose first line was cut short: that line is skipped, the rest read.
+    let cut = input.path().join("cut.jsonl");
+    let line = |id: u32| event(id, "e").replace('\n', "");
+    std::fs::write(
+        &cut,
+        format!("{{\"Type\": \"SecurityEv\n{}\n{}\n", line(5), line(6)),
+    )
+    .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = ingest(dir.path(), &[&stream, &array]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.rows("SecurityEvent"), 4);
+    let rows = sql(
+        dir.path(),
+        "SELECT Computer, _SourceRecord FROM SecurityEvent ORDER BY Computer",
+    );
+    let records: Vec<i64> = rows
+        .iter()
+        .map(|r| r["_SourceRecord"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        records,
+        [1, 7, 1, 2],
+        "rows cite the line a document starts on, or its place in an array"
+    );
+
+    let run = ingest(dir.path(), &[&cut]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(
+        (run.n("skipped_records"), run.rows("SecurityEvent")),
+        (1, 2)
+    );
+    assert!(run.stderr.contains("cut.jsonl: line 1"), "{}", run.stderr);
+}
+
+#[test]
+fn a_file_that_gave_nothing_but_errors_is_read_again_next_time() {
+    let input = tempfile::tempdir().unwrap();
+    let file = input.path().join("later.json");
+    std::fs::write(&file, "{\"nothing\": \"that fits a table\"}\n").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = ingest(dir.path(), &[&file]);
+    assert_eq!(
+        (first.code, first.n("skipped_records")),
+        (3, 1),
+        "{}",
+        first.stderr
+    );
+    let again = ingest(dir.path(), &[&"--table", &"DeviceInfo", &file]);
+    assert_eq!(again.n("already_ingested"), 0, "not remembered as ingested");
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.rows("DeviceInfo"), 1);
+}
