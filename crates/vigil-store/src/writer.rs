@@ -18,11 +18,13 @@ use crate::manifest::{LakeFile, Manifest, SourceEntry};
 use crate::{Result, Store, StoreError, io_err};
 
 const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
-/// Rows per Parquet row group: large enough for good compression and pruning, small
-/// enough that the row groups being filled in every open file stay modest in memory.
+/// Rows per Parquet row group: large enough for good compression, small enough for
+/// pruning by row-group statistics to skip much.
 const ROW_GROUP_ROWS: usize = 64 * 1024;
-/// Files open at once; past this the fullest is finished and a new one started later.
-const MAX_OPEN_FILES: usize = 48;
+/// Memory for rows waiting to be written. Within it, a commit writes one file per
+/// table and day; past it, the largest partitions are written early (so memory stays
+/// bounded whatever the input's size, at the cost of more files for compaction).
+const BUFFER_BYTES: usize = 256 * 1024 * 1024;
 /// How long files removed by a commit (compaction) stay on disk for queries that
 /// listed them before it.
 pub const GARBAGE_GRACE: Duration = Duration::from_secs(15 * 60);
@@ -50,7 +52,10 @@ pub struct Writer {
 struct Pending {
     id: String,
     staging: PathBuf,
-    open: HashMap<(String, String), Part>,
+    /// Rows waiting to be written, by table and day.
+    buffers: HashMap<(String, String), Buffer>,
+    /// Memory the buffers hold, in bytes.
+    buffered: usize,
     done: Vec<Staged>,
     sources: Vec<SourceEntry>,
     next_file: u32,
@@ -65,6 +70,16 @@ struct Part {
     table: String,
     day: String,
     rows: u64,
+    min_time: Option<i64>,
+    max_time: Option<i64>,
+}
+
+/// Rows of one partition waiting to be written.
+struct Buffer {
+    /// The catalog table the rows belong to.
+    schema_of: String,
+    batches: Vec<RecordBatch>,
+    bytes: usize,
     min_time: Option<i64>,
     max_time: Option<i64>,
 }
@@ -172,43 +187,63 @@ impl Writer {
             return Ok(());
         }
         for slice in split_by_day(batch)? {
-            self.append(table, &slice)?;
+            self.append(table, slice)?;
         }
         Ok(())
     }
 
-    fn append(&mut self, table: &Table, slice: &DaySlice) -> Result<()> {
+    fn append(&mut self, table: &Table, slice: DaySlice) -> Result<()> {
         let key = (table.name.clone(), slice.day.clone());
-        if !self.pending.open.contains_key(&key) {
-            if self.pending.open.len() >= MAX_OPEN_FILES {
-                self.finish_fullest()?;
-            }
-            let part = self
+        let bytes = slice.rows.get_array_memory_size();
+        let rows = slice.rows.num_rows() as u64;
+        let buffer = self.pending.buffers.entry(key).or_insert_with(|| Buffer {
+            schema_of: table.name.clone(),
+            batches: Vec::new(),
+            bytes: 0,
+            min_time: None,
+            max_time: None,
+        });
+        buffer.batches.push(slice.rows);
+        buffer.bytes += bytes;
+        buffer.min_time = min_opt(buffer.min_time, slice.min);
+        buffer.max_time = max_opt(buffer.max_time, slice.max);
+        self.pending.buffered += bytes;
+        self.pending.rows += rows;
+        // Past the budget, the largest partitions go to files now; the rest wait for
+        // the commit, which writes one file per partition.
+        while self.pending.buffered > BUFFER_BYTES {
+            let Some(largest) = self
                 .pending
-                .new_part(table, &slice.day, Compression::SNAPPY)?;
-            self.pending.open.insert(key.clone(), part);
+                .buffers
+                .iter()
+                .max_by_key(|(_, b)| b.bytes)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.spill(&largest)?;
         }
-        let Some(part) = self.pending.open.get_mut(&key) else {
-            unreachable!("the part for {key:?} was inserted above");
-        };
-        part.add(&slice.rows, slice.min, slice.max)?;
-        self.pending.rows += slice.rows.num_rows() as u64;
         Ok(())
     }
 
-    fn finish_fullest(&mut self) -> Result<()> {
-        let fullest = self
-            .pending
-            .open
-            .iter()
-            .max_by_key(|(_, p)| p.writer.in_progress_size())
-            .map(|(k, _)| k.clone());
-        if let Some(key) = fullest
-            && let Some(part) = self.pending.open.remove(&key)
-        {
-            let staged = part.finish()?;
-            self.pending.done.push(staged);
+    /// Writes one partition's buffered rows to a staged file.
+    fn spill(&mut self, key: &(String, String)) -> Result<()> {
+        let Some(buffer) = self.pending.buffers.remove(key) else {
+            return Ok(());
+        };
+        self.pending.buffered -= buffer.bytes;
+        let table = vigil_schema::Catalog::builtin()
+            .table(&buffer.schema_of)
+            .ok_or_else(|| StoreError::UnknownTable(buffer.schema_of.clone()))?;
+        let mut part = self.pending.new_part(table, &key.1, Compression::SNAPPY)?;
+        for batch in &buffer.batches {
+            part.writer.write(batch)?;
+            part.rows += batch.num_rows() as u64;
         }
+        part.min_time = buffer.min_time;
+        part.max_time = buffer.max_time;
+        let staged = part.finish()?;
+        self.pending.done.push(staged);
         Ok(())
     }
 
@@ -264,16 +299,21 @@ impl Writer {
     }
 
     fn try_commit(&mut self, kind: &str, removed: &[String]) -> Result<CommitSummary> {
-        let mut staged = std::mem::take(&mut self.pending.done);
-        for (_, part) in self.pending.open.drain() {
-            staged.push(part.finish()?);
+        let keys: Vec<(String, String)> = self.pending.buffers.keys().cloned().collect();
+        for key in keys {
+            self.spill(&key)?;
         }
+        let staged = std::mem::take(&mut self.pending.done);
         if staged.is_empty() && self.pending.sources.is_empty() && removed.is_empty() {
             return Ok(CommitSummary::default());
         }
-        // Move every finished file into its partition. Until the manifest lists them,
-        // readers ignore them and the next writer deletes them.
+        // The files' content must be on disk before they are moved into place, and
+        // the moves before the manifest lists the files.
         let tables_dir = self.store.tables_dir();
+        let staged_paths: Vec<&Path> = staged.iter().map(|s| s.staged.as_path()).collect();
+        sync_all_files(&self.pending.staging, &staged_paths)?;
+        // Until the manifest lists them, readers ignore the moved files and the next
+        // writer deletes them.
         let mut added = Vec::with_capacity(staged.len());
         let mut dirs = std::collections::BTreeSet::new();
         for s in staged {
@@ -291,10 +331,8 @@ impl Writer {
             dirs.insert(dir);
             added.push(s.file);
         }
-        // The moves must be on disk before the manifest lists the files.
-        for dir in dirs {
-            sync_dir(&dir)?;
-        }
+        let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+        sync_all_files(&tables_dir, &dirs)?;
         let summary = CommitSummary {
             id: self.pending.id.clone(),
             files: added.len(),
@@ -349,7 +387,8 @@ impl Pending {
         Pending {
             staging: store.dir().join("staging").join(&id),
             id,
-            open: HashMap::new(),
+            buffers: HashMap::new(),
+            buffered: 0,
             done: Vec::new(),
             sources: Vec::new(),
             next_file: 0,
@@ -404,10 +443,9 @@ impl Part {
         Ok(())
     }
 
-    /// Writes the footer and flushes the file to disk.
+    /// Writes the footer. The file reaches the disk with the commit's [`sync_all_files`].
     fn finish(self) -> Result<Staged> {
         let file = self.writer.into_inner()?;
-        file.sync_all().map_err(io_err(&self.staged))?;
         let bytes = file.metadata().map_err(io_err(&self.staged))?.len();
         Ok(Staged {
             staged: self.staged,
@@ -533,10 +571,30 @@ pub(crate) fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+/// Makes `paths` (files or folders) durable. On Linux one `syncfs` on the file system
+/// holding `anchor` does it for all of them at once, which is much cheaper than a sync
+/// per file when a commit writes hundreds of small files.
+fn sync_all_files(anchor: &Path, paths: &[&Path]) -> Result<()> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let dir = File::open(anchor).map_err(io_err(anchor))?;
+        // SAFETY: syncfs takes a file descriptor and nothing else; `dir` keeps the
+        // descriptor open for the whole call.
+        let rc = unsafe { libc::syncfs(dir.as_raw_fd()) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        tracing::debug!(%err, "syncfs failed; syncing file by file");
+    }
+    for path in paths {
+        File::open(path).and_then(|f| f.sync_all()).map_err(io_err(path))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
