@@ -98,11 +98,25 @@ pub trait Sink {
         Ok(true)
     }
 
-    /// Rows of one table. Every batch of a source arrives before its `end_source`.
+    /// Rows of one table. Rows of consecutive sources share batches; every row of a
+    /// source has arrived by the next [`Sink::checkpoint`] after its `end_source`, and
+    /// every row at all by the time `read_paths` returns.
     fn batch(&mut self, table: &'static Table, batch: RecordBatch) -> Result<(), String>;
 
-    /// Called after every row of the source has been handed over.
-    fn end_source(&mut self, _source: &Source, _summary: &SourceSummary) -> Result<(), String> {
+    /// Called when a source has been read. `waiting` rows (of it and earlier sources)
+    /// have not been handed over yet. Return `true` to have them handed over now and
+    /// [`Sink::checkpoint`] called: the moment to commit.
+    fn end_source(
+        &mut self,
+        _source: &Source,
+        _summary: &SourceSummary,
+        _waiting: u64,
+    ) -> Result<bool, String> {
+        Ok(false)
+    }
+
+    /// Every row of every source ended so far has been handed over.
+    fn checkpoint(&mut self) -> Result<(), String> {
         Ok(())
     }
 

@@ -74,7 +74,8 @@ pub struct Reader {
 /// The state of one source being read, shared with the format readers.
 pub(crate) struct Ctx<'a> {
     pub sink: &'a mut dyn Sink,
-    pub tables: TableSet,
+    /// Rows being built; shared by all sources, so that small files make large batches.
+    pub tables: &'a mut TableSet,
     pub summary: SourceSummary,
     pub options: &'a ReadOptions,
     /// The table named with `--table`, if any.
@@ -132,18 +133,16 @@ impl Ctx<'_> {
         table: &'static Table,
         batch: arrow::record_batch::RecordBatch,
     ) -> Result<(), String> {
-        *self.summary.rows.entry(table.name.clone()).or_default() += batch.num_rows() as u64;
         self.sink.batch(table, batch)
     }
+}
 
-    fn finish(&mut self) -> Result<(), String> {
-        self.sink.progress(self.unreported_records, 0);
-        self.unreported_records = 0;
-        for (table, batch) in self.tables.take_all() {
-            self.hand_over(table, batch)?;
-        }
-        Ok(())
+/// Hands every row still being built to the sink.
+fn flush(tables: &mut TableSet, sink: &mut dyn Sink) -> Result<(), String> {
+    for (table, batch) in tables.take_all() {
+        sink.batch(table, batch)?;
     }
+    Ok(())
 }
 
 impl Reader {
@@ -171,19 +170,22 @@ impl Reader {
 
     /// Reads every path (files and directories, recursively). Problems go to the sink;
     /// only an error from the sink itself stops the run.
+    /// Every row has been handed to the sink when this returns.
     pub fn read_paths(&self, paths: &[PathBuf], sink: &mut dyn Sink) -> Result<ReadTotals, String> {
         let mut totals = ReadTotals::default();
+        let mut tables = TableSet::new(self.options.batch_rows);
         for path in paths {
             let mut files = Vec::new();
             if path.is_dir() {
                 collect_files(path, &mut files, sink);
                 for file in files {
-                    self.read_file(&file, false, sink, &mut totals)?;
+                    self.read_file(&file, false, sink, &mut tables, &mut totals)?;
                 }
             } else {
-                self.read_file(path, true, sink, &mut totals)?;
+                self.read_file(path, true, sink, &mut tables, &mut totals)?;
             }
         }
+        flush(&mut tables, sink)?;
         Ok(totals)
     }
 
@@ -192,6 +194,7 @@ impl Reader {
         path: &Path,
         named: bool,
         sink: &mut dyn Sink,
+        tables: &mut TableSet,
         totals: &mut ReadTotals,
     ) -> Result<(), String> {
         // Rows cite their file by its full path, so the citation still leads there
@@ -230,9 +233,10 @@ impl Reader {
             totals.already_ingested += 1;
             return Ok(());
         }
+        let before = tables.totals();
         let mut ctx = Ctx {
             sink,
-            tables: TableSet::new(self.options.batch_rows),
+            tables,
             summary: SourceSummary::default(),
             options: &self.options,
             table: self.table,
@@ -244,16 +248,31 @@ impl Reader {
             Ok(file) => read_stream(file, format, &label, &mut ctx)?,
             Err(err) => ctx.fail(&label, format!("cannot open: {err}")),
         }
-        ctx.finish()?;
-        for (table, column, count) in ctx.tables.rejected() {
+        ctx.sink.progress(ctx.unreported_records, 0);
+        for (table, column, count) in ctx.tables.take_rejected() {
             let reason = format!(
                 "{count} value(s) of {table}.{column} did not fit its type and were left empty"
             );
             ctx.note(&label, reason);
         }
         ctx.sink.progress(0, source.size);
-        let summary = ctx.summary;
-        ctx.sink.end_source(&source, &summary)?;
+        let mut summary = ctx.summary;
+        for (table, n) in ctx.tables.totals() {
+            let added = n - before.get(table).copied().unwrap_or(0);
+            if added > 0 {
+                summary.rows.insert(table.to_string(), added);
+            }
+        }
+        // Rows of this source may still be waiting to make up a full batch; before a
+        // checkpoint (a commit) they are all handed over, so that a commit never holds
+        // part of a source.
+        if ctx
+            .sink
+            .end_source(&source, &summary, ctx.tables.waiting())?
+        {
+            flush(ctx.tables, ctx.sink)?;
+            ctx.sink.checkpoint()?;
+        }
 
         totals.sources += 1;
         totals.bytes += source.size;

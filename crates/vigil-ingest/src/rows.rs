@@ -222,6 +222,8 @@ pub struct TableRows {
     builders: Vec<Builder>,
     set: Vec<bool>,
     len: usize,
+    /// Rows built since this table's rows were created, taken or not.
+    total: u64,
     /// Values that did not fit their column's type, by column name.
     rejected: BTreeMap<String, usize>,
 }
@@ -237,6 +239,7 @@ impl TableRows {
                 .collect(),
             set: vec![false; table.columns().len()],
             len: 0,
+            total: 0,
             rejected: BTreeMap::new(),
         }
     }
@@ -343,6 +346,7 @@ impl Drop for RowWriter<'_> {
             *set = false;
         }
         rows.len += 1;
+        rows.total += 1;
     }
 }
 
@@ -390,12 +394,26 @@ impl TableSet {
             .collect()
     }
 
-    /// Values dropped for not fitting their column, as (table, column, count).
-    pub fn rejected(&self) -> Vec<(&'static str, String, usize)> {
-        self.tables
-            .iter()
-            .flat_map(|(t, r)| r.rejected().iter().map(move |(c, n)| (*t, c.clone(), *n)))
-            .collect()
+    /// Values dropped for not fitting their column since the last call, as (table,
+    /// column, count).
+    pub fn take_rejected(&mut self) -> Vec<(&'static str, String, usize)> {
+        let mut out = Vec::new();
+        for (t, r) in self.tables.iter_mut() {
+            for (c, n) in std::mem::take(&mut r.rejected) {
+                out.push((*t, c, n));
+            }
+        }
+        out
+    }
+
+    /// Rows built so far, by table, whether taken or not.
+    pub fn totals(&self) -> BTreeMap<&'static str, u64> {
+        self.tables.iter().map(|(t, r)| (*t, r.total)).collect()
+    }
+
+    /// Rows built and not yet taken, over all tables.
+    pub fn waiting(&self) -> u64 {
+        self.tables.values().map(|r| r.len as u64).sum()
     }
 }
 
@@ -430,6 +448,12 @@ mod tests {
         assert_eq!(times.value(0), 1_577_934_245_500_000_000);
         assert!(batch.column(idx("Account")).is_null(0));
         assert_eq!(rows.rejected().get("EventID"), Some(&1));
+        assert_eq!(
+            set.take_rejected(),
+            vec![("SecurityEvent", "EventID".to_string(), 1)]
+        );
+        assert!(set.take_rejected().is_empty());
+        assert_eq!(set.totals().get("SecurityEvent"), Some(&2));
     }
 
     #[test]

@@ -592,7 +592,9 @@ fn sync_all_files(anchor: &Path, paths: &[&Path]) -> Result<()> {
         tracing::debug!(%err, "syncfs failed; syncing file by file");
     }
     for path in paths {
-        File::open(path).and_then(|f| f.sync_all()).map_err(io_err(path))?;
+        File::open(path)
+            .and_then(|f| f.sync_all())
+            .map_err(io_err(path))?;
     }
     Ok(())
 }

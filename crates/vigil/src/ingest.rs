@@ -86,14 +86,19 @@ impl Sink for LakeSink<'_> {
         self.writer.write(table, &batch).map_err(|e| e.to_string())
     }
 
-    fn end_source(&mut self, source: &Source, summary: &SourceSummary) -> Result<(), String> {
+    fn end_source(
+        &mut self,
+        source: &Source,
+        summary: &SourceSummary,
+        waiting: u64,
+    ) -> Result<bool, String> {
         let rows: u64 = summary.rows.values().sum();
         self.files += 1;
         self.show_counts();
         // A file that gave nothing but errors (unreadable, or read in the wrong format)
         // is not remembered, so that it is read again next time.
         if rows == 0 && (summary.failed > 0 || summary.skipped > 0) {
-            return Ok(());
+            return Ok(false);
         }
         self.writer.add_source(SourceEntry {
             sha256: source.sha256.clone(),
@@ -103,10 +108,12 @@ impl Sink for LakeSink<'_> {
             rows,
             skipped: summary.skipped,
         });
-        if self.writer.pending_rows() >= self.commit_rows {
-            self.commit()?;
-        }
-        Ok(())
+        // Commit once enough rows are pending, counting those the reader still holds.
+        Ok(self.writer.pending_rows() + waiting >= self.commit_rows)
+    }
+
+    fn checkpoint(&mut self) -> Result<(), String> {
+        self.commit()
     }
 
     fn problem(&mut self, problem: Problem) {
