@@ -53,7 +53,7 @@ pub(crate) fn read(input: impl Read, label: &str, ctx: &mut Ctx<'_>) -> Result<(
                     .map(String::as_str)
                     .zip(record.iter())
                     .collect();
-                text_row(&fields, table, label, row_no, &mut ctx.tables);
+                text_row(&fields, table, label, row_no, ctx.tables);
                 ctx.record_done()?;
             }
             Err(err) => {

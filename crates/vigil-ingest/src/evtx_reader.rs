@@ -1,7 +1,6 @@
 //! EVTX files through the `evtx` crate, chunks parsed on every core.
 
 use evtx::{EvtxParser, ParserSettings};
-use serde_json::Value as Json;
 
 use crate::normalise::{Origin, normalise};
 use crate::reader::Ctx;
@@ -46,9 +45,7 @@ pub(crate) fn read<T: std::io::Read + std::io::Seek + 'static>(
         let record = record?;
         let id = record.event_record_id;
         let rendered = record.into_json_bytes()?;
-        let event = serde_json::from_slice::<Json>(&escape_controls(rendered.data))
-            .map_err(|e| format!("rendered record is not JSON: {e}"))
-            .and_then(|doc| WinEvent::from_evtx_json(&doc));
+        let event = crate::evtx_doc::from_bytes(&escape_controls(rendered.data));
         Ok::<Parsed, evtx::err::EvtxError>((id, event))
     });
     for item in records {
@@ -58,7 +55,7 @@ pub(crate) fn read<T: std::io::Read + std::io::Seek + 'static>(
                     file: label,
                     record: id,
                 };
-                normalise(&event, origin, &mut ctx.tables);
+                normalise(&event, origin, ctx.tables);
                 ctx.record_done()?;
             }
             Ok((id, Err(reason))) => ctx.skip(label, format!("record {id}"), reason),
@@ -71,6 +68,7 @@ pub(crate) fn read<T: std::io::Read + std::io::Seek + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value as Json;
 
     #[test]
     fn control_characters_are_escaped_inside_strings() {

@@ -238,7 +238,7 @@ fn object_rows(
 ) -> Result<(), String> {
     let location = || format!("line {record}");
     if let Some(table) = ctx.table {
-        state.unplaced_keys += json_row(obj, table, label, record, &mut ctx.tables);
+        state.unplaced_keys += json_row(obj, table, label, record, ctx.tables);
         return ctx.record_done();
     }
     let event = if obj.get("Event").is_some_and(|e| e.get("System").is_some()) {
@@ -258,7 +258,7 @@ fn object_rows(
                     file: label,
                     record,
                 },
-                &mut ctx.tables,
+                ctx.tables,
             );
             return ctx.record_done();
         }
@@ -279,7 +279,7 @@ fn object_rows(
     match table {
         Some(table) => {
             state.guessed = Some(table);
-            state.unplaced_keys += json_row(obj, table, label, record, &mut ctx.tables);
+            state.unplaced_keys += json_row(obj, table, label, record, ctx.tables);
             ctx.record_done()
         }
         None => {

@@ -29,6 +29,7 @@
 
 mod csv_reader;
 mod detect;
+mod evtx_doc;
 mod evtx_reader;
 mod json_reader;
 pub mod normalise;

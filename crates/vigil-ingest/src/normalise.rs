@@ -5,10 +5,8 @@
 //! mapped to the Defender XDR device tables, the way Defender for Endpoint would have
 //! recorded the same activity, so that hunting queries written for Defender find them.
 
-use serde_json::{Map, Value as Json};
-
 use crate::rows::{RowWriter, TableSet};
-use crate::winevent::WinEvent;
+use crate::winevent::{WinEvent, json_object};
 
 const SYSMON_CHANNEL: &str = "Microsoft-Windows-Sysmon/Operational";
 
@@ -56,14 +54,14 @@ fn security_event(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet) {
         return;
     };
     common(&mut row, ev, origin, "SecurityEvent");
-    let mut rest = Map::new();
+    let mut rest = Vec::new();
     for (name, value) in &ev.data {
         // Fields that the Sentinel schema has as columns go there; the rest stay in
         // EventData, so nothing the event said is lost.
-        if row.has(name) && !SECURITY_SYSTEM_COLUMNS.contains(&name.as_str()) {
+        if !SECURITY_SYSTEM_COLUMNS.contains(&name.as_str()) && row.has(name) {
             row.set(name, value);
         } else {
-            rest.insert(name.clone(), Json::String(value.clone()));
+            rest.push((name.as_str(), value.as_str()));
         }
     }
     let (account_domain, account_name) = security_account(ev);
@@ -100,7 +98,7 @@ fn security_event(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet) {
         .set_opt("SystemProcessId", ev.process_id.map(i64::from))
         .set_opt("SystemThreadId", ev.thread_id.map(i64::from))
         .set_opt("SystemUserId", ev.user_sid.as_deref())
-        .set("EventData", Json::Object(rest).to_string());
+        .set("EventData", json_object(rest.into_iter()));
 }
 
 /// Columns of SecurityEvent that describe the record, not event data with the same name.
@@ -604,14 +602,7 @@ fn set_hashes(row: &mut RowWriter<'_>, hashes: Option<&str>, prefix: &str) {
 
 /// Selected event fields as a JSON object for `AdditionalFields`.
 fn extra_fields(ev: &WinEvent, names: &[&str]) -> String {
-    let map: Map<String, Json> = names
-        .iter()
-        .filter_map(|n| {
-            ev.get(n)
-                .map(|v| (n.to_string(), Json::String(v.to_string())))
-        })
-        .collect();
-    Json::Object(map).to_string()
+    json_object(names.iter().filter_map(|n| ev.get(n).map(|v| (*n, v))))
 }
 
 /// Sysmon writes short hive names; Defender writes them in full.

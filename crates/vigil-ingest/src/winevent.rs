@@ -44,45 +44,12 @@ impl WinEvent {
 
     /// The data fields as a JSON object (the form `dynamic` columns hold).
     pub fn data_json(&self) -> String {
-        let map: Map<String, Json> = self
-            .data
-            .iter()
-            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
-            .collect();
-        Json::Object(map).to_string()
+        json_object(self.data.iter().map(|(k, v)| (k.as_str(), v.as_str())))
     }
 
     /// Reads the `evtx` crate's JSON rendering of a record (`{"Event": {"System": …}}`).
     pub fn from_evtx_json(doc: &Json) -> Result<WinEvent, String> {
-        let event = doc.get("Event").ok_or("no Event element")?;
-        let system = event.get("System").ok_or("no System element")?;
-        let mut ev = WinEvent {
-            channel: text(system.get("Channel")).unwrap_or_default(),
-            provider: attr(system.get("Provider"), "Name").unwrap_or_default(),
-            event_id: number(system.get("EventID")).ok_or("no EventID")? as u32,
-            version: number(system.get("Version")).map(|v| v as u32),
-            level: number(system.get("Level")).map(|v| v as u32),
-            task: number(system.get("Task")).map(|v| v as u32),
-            opcode: number(system.get("Opcode")).map(|v| v as u32),
-            keywords: text(system.get("Keywords")),
-            computer: text(system.get("Computer")).unwrap_or_default(),
-            record_id: number(system.get("EventRecordID")).unwrap_or(0),
-            process_id: attr(system.get("Execution"), "ProcessID").and_then(|v| v.parse().ok()),
-            thread_id: attr(system.get("Execution"), "ThreadID").and_then(|v| v.parse().ok()),
-            user_sid: attr(system.get("Security"), "UserID"),
-            ..WinEvent::default()
-        };
-        ev.time_ns = attr(system.get("TimeCreated"), "SystemTime").and_then(|t| parse_time(&t));
-        if let Some(data) = event.get("EventData") {
-            flatten_data(data, &mut ev.data);
-        }
-        if let Some(Json::Object(user)) = event.get("UserData") {
-            // UserData wraps its fields in one element named after the event's schema.
-            for inner in user.values() {
-                flatten_data(inner, &mut ev.data);
-            }
-        }
-        Ok(ev)
+        crate::evtx_doc::from_value(doc)
     }
 
     /// Reads a flattened record as NXLog's `im_msvistalog` writes it: system properties
@@ -165,6 +132,39 @@ impl WinEvent {
         }
         Ok(ev)
     }
+}
+
+/// A JSON object of string values, written directly (this runs for every event; a
+/// `serde_json` map would allocate every key and value again).
+pub fn json_object<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::with_capacity(256);
+    out.push('{');
+    for (i, (k, v)) in pairs.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_string(&mut out, k);
+        out.push(':');
+        push_json_string(&mut out, v);
+    }
+    out.push('}');
+    out
+}
+
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// NXLog keys that describe the record or the collector rather than the event's data.
@@ -257,10 +257,6 @@ fn number(v: Option<&Json>) -> Option<u64> {
     }
 }
 
-fn attr(element: Option<&Json>, name: &str) -> Option<String> {
-    text(element?.get("#attributes")?.get(name))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +284,16 @@ mod tests {
         assert_eq!(ev.get("Name"), Some("svc"));
         assert_eq!(ev.get("Count"), Some("3"));
         assert_eq!(ev.time_ns, Some(1_577_836_801_500_000_000));
+    }
+
+    #[test]
+    fn json_objects_are_written_with_escapes() {
+        let pairs = [("a", "plain"), ("q\"uote", "back\\slash\nnew\u{1}")];
+        let text = json_object(pairs.into_iter());
+        let back: Json = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["a"], "plain");
+        assert_eq!(back["q\"uote"], "back\\slash\nnew\u{1}");
+        assert_eq!(json_object(std::iter::empty()), "{}");
     }
 
     #[test]
