@@ -874,7 +874,9 @@ mod tests {
         let schema = batch.schema();
         let mut row = std::collections::HashMap::new();
         for (field, col) in schema.fields().iter().zip(batch.columns()) {
-            if col.is_valid(0) {
+            // Times need a time-zone database to print; these tests look at the others.
+            let is_time = matches!(field.data_type(), arrow::datatypes::DataType::Timestamp(..));
+            if !is_time && col.is_valid(0) {
                 let text = arrow::util::display::array_value_to_string(col, 0).unwrap();
                 row.insert(field.name().clone(), text);
             }
