@@ -210,7 +210,7 @@ impl Reader {
                 reason,
             });
         };
-        let (format, source) = match inspect(path, self.options.format) {
+        let (format, source, content) = match inspect(path, self.options.format) {
             Ok(Some(found)) => found,
             Ok(None) if named => {
                 fail(
@@ -242,11 +242,16 @@ impl Reader {
             table: self.table,
             unreported_records: 0,
         };
-        let opened = File::open(path).map_err(|e| e.to_string());
-        match opened {
-            Ok(file) if format == Format::Zip => read_zip(file, &label, 1, &mut ctx)?,
-            Ok(file) => read_stream(file, format, &label, &mut ctx)?,
-            Err(err) => ctx.fail(&label, format!("cannot open: {err}")),
+        match content {
+            Some(bytes) if format == Format::Zip => {
+                read_zip(Cursor::new(bytes), &label, 1, &mut ctx)?
+            }
+            Some(bytes) => read_stream(Cursor::new(bytes), format, &label, &mut ctx)?,
+            None => match File::open(path) {
+                Ok(file) if format == Format::Zip => read_zip(file, &label, 1, &mut ctx)?,
+                Ok(file) => read_stream(file, format, &label, &mut ctx)?,
+                Err(err) => ctx.fail(&label, format!("cannot open: {err}")),
+            },
         }
         ctx.sink.progress(ctx.unreported_records, 0);
         for (table, column, count) in ctx.tables.take_rejected() {
@@ -318,8 +323,30 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, sink: &mut dyn Sink) {
 }
 
 /// Recognises a file's format and hashes its content.
-fn inspect(path: &Path, wanted: Format) -> std::io::Result<Option<(Format, Source)>> {
+/// Files up to this size are read into memory once, to be hashed and parsed from there;
+/// larger ones are read twice (hashed, then parsed) so that memory stays bounded.
+const WHOLE_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The format, the source, and for small files their content.
+type Inspected = (Format, Source, Option<Vec<u8>>);
+
+fn inspect(path: &Path, wanted: Format) -> std::io::Result<Option<Inspected>> {
     let mut file = File::open(path)?;
+    if file.metadata()?.len() <= WHOLE_FILE_BYTES {
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        let head = &bytes[..bytes.len().min(4096)];
+        let sniffed = Format::sniff(head).or_else(|| Format::from_extension(path));
+        let Some(format) = choose(wanted, sniffed) else {
+            return Ok(None);
+        };
+        let source = Source {
+            path: path.to_path_buf(),
+            size: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+        };
+        return Ok(Some((format, source, Some(bytes))));
+    }
     let mut head = vec![0u8; 4096];
     let n = read_up_to(&mut file, &mut head)?;
     head.truncate(n);
@@ -332,7 +359,7 @@ fn inspect(path: &Path, wanted: Format) -> std::io::Result<Option<(Format, Sourc
     file.rewind()?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
-    let mut buf = vec![0u8; 1 << 20];
+    let mut buf = vec![0u8; 256 * 1024];
     loop {
         match file.read(&mut buf)? {
             0 => break,
@@ -347,7 +374,7 @@ fn inspect(path: &Path, wanted: Format) -> std::io::Result<Option<(Format, Sourc
         size,
         sha256: hex::encode(hasher.finalize()),
     };
-    Ok(Some((format, source)))
+    Ok(Some((format, source, None)))
 }
 
 /// The format to read content in: EVTX and zip content is read as what it is whatever
@@ -373,7 +400,12 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// Reads one file or member of a known format.
-fn read_stream(file: File, format: Format, label: &str, ctx: &mut Ctx<'_>) -> Result<(), String> {
+fn read_stream<R: Read + Seek + 'static>(
+    file: R,
+    format: Format,
+    label: &str,
+    ctx: &mut Ctx<'_>,
+) -> Result<(), String> {
     match format {
         Format::Evtx => match evtx::EvtxParser::from_read_seek(BufReader::new(file)) {
             Ok(parser) => evtx_reader::read(parser, label, ctx),
