@@ -87,7 +87,8 @@ impl TableProvider for LakeTable {
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let (from, to) = time_bounds(filters);
         let files = self.files_between(from, to);
-        tracing::debug!(table = %self.name, files = files.len(), of = self.files.len(), ?from, ?to, "scan");
+        let (name, of) = (&self.name, self.files.len());
+        tracing::debug!(table = %name, files = files.len(), of, ?from, ?to, "scan");
         if files.is_empty() {
             let schema = match projection {
                 Some(p) => Arc::new(self.schema.project(p)?),

@@ -39,12 +39,19 @@ fn main() -> ExitCode {
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    use arrow::error::ArrowError;
+    use std::io::ErrorKind;
     err.chain().any(|cause| {
-        let io = cause.downcast_ref::<std::io::Error>().map(std::io::Error::kind);
-        let arrow = cause.downcast_ref::<arrow::error::ArrowError>();
-        io == Some(std::io::ErrorKind::BrokenPipe)
-            || matches!(arrow, Some(arrow::error::ArrowError::IoError(_, e)) if e.kind() == std::io::ErrorKind::BrokenPipe)
-            || cause.to_string().contains("Broken pipe")
+        let io = cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind);
+        let arrow_io = match cause.downcast_ref::<ArrowError>() {
+            Some(ArrowError::IoError(_, e)) => Some(e.kind()),
+            _ => None,
+        };
+        // The CSV writer reports its I/O errors as text only.
+        let csv_text = cause.to_string().contains("Broken pipe");
+        io == Some(ErrorKind::BrokenPipe) || arrow_io == Some(ErrorKind::BrokenPipe) || csv_text
     })
 }
 
