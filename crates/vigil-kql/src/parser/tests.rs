@@ -250,3 +250,90 @@ fn parses_the_shared_hunting_queries() {
         "parsed {parsed}/{total}; the failures are above"
     );
 }
+
+/// Mutated real queries (bytes deleted, duplicated, swapped for punctuation) never make
+/// the lexer or parser panic, and each parse stays fast.
+#[test]
+fn mangled_queries_never_panic() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/kql/hunting-queries.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "the shared hunting queries are missing at {}: {e}",
+            path.display()
+        )
+    });
+    let queries: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["query"].as_str().map(str::to_string))
+        .collect();
+    // A fixed linear congruential sequence: the same cases on every run.
+    let mut state: u64 = 0x5eed;
+    let mut next = |bound: usize| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as usize) % bound.max(1)
+    };
+    const NOISE: &[&str] = &[
+        "(", ")", "|", "'", "\"", "[", "]", "{", "}", "!", "~", "..", "@", "`", "=", ",", "\n",
+    ];
+    let mut cases = 0;
+    for query in queries.iter().take(400) {
+        for _ in 0..10 {
+            let mut s: Vec<char> = query.chars().collect();
+            for _ in 0..1 + next(4) {
+                let at = next(s.len());
+                match next(3) {
+                    0 if !s.is_empty() => {
+                        let len = next(8).min(s.len() - at);
+                        s.drain(at..at + len);
+                    }
+                    1 => {
+                        let noise = NOISE[next(NOISE.len())];
+                        for (i, c) in noise.chars().enumerate() {
+                            s.insert(at + i, c);
+                        }
+                    }
+                    _ => {
+                        let end = (at + next(40)).min(s.len());
+                        let piece: Vec<char> = s[at..end].to_vec();
+                        for (i, c) in piece.into_iter().enumerate() {
+                            s.insert(end + i, c);
+                        }
+                    }
+                }
+            }
+            let mangled: String = s.into_iter().collect();
+            let started = std::time::Instant::now();
+            let _ = parse(&mangled);
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(1),
+                "slow on:\n{mangled}"
+            );
+            cases += 1;
+        }
+    }
+    assert_eq!(cases, 4000);
+}
+
+#[test]
+fn long_queries_parse_in_linear_time() {
+    let step = "| where A has 'x' and B in ('a', 'b') | extend C = strcat(D, tostring(E.f[0]))\n";
+    let small = format!("T\n{}", step.repeat(200));
+    let large = format!("T\n{}", step.repeat(4000));
+    let time = |q: &str| {
+        let started = std::time::Instant::now();
+        parse(q).unwrap();
+        started.elapsed()
+    };
+    time(&small);
+    let (t_small, t_large) = (time(&small), time(&large));
+    // Twenty times the text may take at most about twenty times as long (with slack
+    // for timer noise), not the square of it.
+    assert!(
+        t_large < t_small * 60 + std::time::Duration::from_millis(50),
+        "{t_small:?} vs {t_large:?}"
+    );
+}
