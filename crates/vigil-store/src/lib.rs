@@ -32,7 +32,7 @@ mod writer;
 pub use compact::CompactReport;
 pub use manifest::{LakeFile, SourceEntry, TableStats};
 pub use table::LakeTable;
-pub use writer::{CommitSummary, GARBAGE_GRACE, Writer};
+pub use writer::{CommitSummary, DEFAULT_BUFFER_BYTES, GARBAGE_GRACE, Writer};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

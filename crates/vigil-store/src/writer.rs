@@ -21,10 +21,11 @@ const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 /// Rows per Parquet row group: large enough for good compression, small enough for
 /// pruning by row-group statistics to skip much.
 const ROW_GROUP_ROWS: usize = 64 * 1024;
-/// Memory for rows waiting to be written. Within it, a commit writes one file per
-/// table and day; past it, the largest partitions are written early (so memory stays
-/// bounded whatever the input's size, at the cost of more files for compaction).
-const BUFFER_BYTES: usize = 256 * 1024 * 1024;
+/// Memory for rows waiting to be written, unless set with [`Writer::set_buffer_bytes`].
+/// Within it, a commit writes one file per table and day; past it, the largest
+/// partitions are written early (so memory stays bounded whatever the input's size, at
+/// the cost of more files for compaction).
+pub const DEFAULT_BUFFER_BYTES: usize = 256 * 1024 * 1024;
 /// How long files removed by a commit (compaction) stay on disk for queries that
 /// listed them before it.
 pub const GARBAGE_GRACE: Duration = Duration::from_secs(15 * 60);
@@ -46,6 +47,7 @@ pub struct Writer {
     _lock: File,
     manifest: Manifest,
     pending: Pending,
+    buffer_bytes: usize,
 }
 
 /// Everything written since the last commit.
@@ -112,6 +114,7 @@ impl Writer {
             store,
             _lock: lock,
             manifest,
+            buffer_bytes: DEFAULT_BUFFER_BYTES,
         };
         writer.recover()?;
         Ok(writer)
@@ -211,7 +214,7 @@ impl Writer {
         self.pending.rows += rows;
         // Past the budget, the largest partitions go to files now; the rest wait for
         // the commit, which writes one file per partition.
-        while self.pending.buffered > BUFFER_BYTES {
+        while self.pending.buffered > self.buffer_bytes {
             let Some(largest) = self
                 .pending
                 .buffers
@@ -245,6 +248,11 @@ impl Writer {
         let staged = part.finish()?;
         self.pending.done.push(staged);
         Ok(())
+    }
+
+    /// Sets the memory for rows waiting to be written (at least 1 MiB).
+    pub fn set_buffer_bytes(&mut self, bytes: usize) {
+        self.buffer_bytes = bytes.max(1 << 20);
     }
 
     /// Records that a source's rows are in this commit, so it is not ingested twice.

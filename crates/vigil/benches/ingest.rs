@@ -50,13 +50,9 @@ fn main() {
     let (value_records, value_time) = best_of(3, || iterate(&files, true));
     assert_eq!(json_records, value_records);
 
-    // One copy first, so the peak memory of the small run is read before the large one.
-    let (_, _, rss_one) = run_ingest(&one, work.path());
     let mut best: Option<(u64, Duration)> = None;
-    let mut rss_many = 0;
     for _ in 0..3 {
-        let (records, elapsed, rss) = run_ingest(&many, work.path());
-        rss_many = rss;
+        let (records, elapsed, _) = run_ingest(&many, work.path(), &[]);
         if best.is_none_or(|(_, t)| elapsed < t) {
             best = Some((records, elapsed));
         }
@@ -66,6 +62,16 @@ fn main() {
         vigil_records, json_records,
         "vigil reads every record the crate iterates"
     );
+
+    // Peak memory, one copy against all: with the default write buffer (256 MiB, more
+    // than this input needs) and with a small one, where the input outgrows it.
+    let mut memory = Vec::new();
+    for buffer in [None, Some("16")] {
+        let args: Vec<&str> = buffer.map(|mb| vec!["--buffer-mb", mb]).unwrap_or_default();
+        let (_, _, one_rss) = run_ingest(&one, work.path(), &args);
+        let (_, _, many_rss) = run_ingest(&many, work.path(), &args);
+        memory.push((buffer.unwrap_or("256"), one_rss, many_rss));
+    }
 
     let rate = |n: u64, t: Duration| n as f64 / t.as_secs_f64();
     println!();
@@ -100,11 +106,23 @@ fn main() {
         "vigil ingest / evtx records_json_value: {:.2}",
         rate(vigil_records, vigil_time) / rate(value_records, value_time)
     );
+    println!();
+    println!("peak memory of vigil ingest (MiB):");
     println!(
-        "peak memory of vigil ingest: {:.1} MiB for 1 copy, {:.1} MiB for {copies}",
-        rss_one as f64 / 1024.0,
-        rss_many as f64 / 1024.0
+        "{:<14} {:>10} {:>10}",
+        "write buffer",
+        "1 copy",
+        format!("{copies} copies")
     );
+    for (buffer, one, many) in memory {
+        let mib = |kib: i64| kib as f64 / 1024.0;
+        println!(
+            "{:<14} {:>10.1} {:>10.1}",
+            format!("{buffer} MiB"),
+            mib(one),
+            mib(many)
+        );
+    }
 }
 
 fn evtx_files(dir: &Path) -> Vec<PathBuf> {
@@ -169,35 +187,51 @@ fn best_of(runs: usize, mut f: impl FnMut() -> u64) -> (u64, Duration) {
 }
 
 /// Runs `vigil ingest` into a fresh data directory: records read, wall time, and the
-/// peak resident memory (KiB) of the largest child process so far.
-fn run_ingest(input: &Path, work: &Path) -> (u64, Duration, i64) {
+/// peak resident memory (KiB) of that process.
+// The child is reaped by `wait4` (for its resource usage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
+fn run_ingest(input: &Path, work: &Path, args: &[&str]) -> (u64, Duration, i64) {
+    use std::io::Read;
     let data = work.join("lake");
     let _ = std::fs::remove_dir_all(&data);
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
         .arg("--data-dir")
         .arg(&data)
         .args(["ingest", "--force", "--quiet", "--summary", "json"])
+        .args(args)
         .arg(input)
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .expect("vigil runs");
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .expect("piped")
+        .read_to_end(&mut stdout)
+        .expect("output");
+    let (status, rss) = wait_with_rusage(child.id());
     let elapsed = started.elapsed();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON summary");
+    assert_eq!(status, 0, "vigil ingest failed");
+    let summary: serde_json::Value = serde_json::from_slice(&stdout).expect("a JSON summary");
     let records = summary["records"].as_u64().expect("a record count");
-    (records, elapsed, max_child_rss_kib())
+    (records, elapsed, rss)
 }
 
-fn max_child_rss_kib() -> i64 {
-    // SAFETY: getrusage only writes into the struct it is given, which is zeroed and
-    // lives for the whole call.
+/// Waits for a child and returns its exit code and peak resident memory (KiB).
+fn wait_with_rusage(pid: u32) -> (i32, i64) {
+    // SAFETY: wait4 writes only into the status and rusage given, which are zeroed and
+    // live for the whole call; the child is reaped here and not waited for elsewhere.
     unsafe {
+        let mut status = 0;
         let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
-        usage.ru_maxrss
+        libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage);
+        let code = if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        };
+        (code, usage.ru_maxrss)
     }
 }

@@ -98,6 +98,10 @@ pub struct IngestArgs {
     #[arg(long)]
     pub carve: bool,
 
+    /// Memory for rows waiting to be written, in MiB; more makes fewer, larger files
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub buffer_mb: usize,
+
     /// Threads for parsing EVTX (0: one per core)
     #[arg(long, default_value_t = 0)]
     pub threads: usize,

@@ -150,7 +150,8 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
         .map_err(anyhow::Error::msg)?;
     let store = Store::open(data_dir)
         .with_context(|| format!("opening the lake in {}", data_dir.display()))?;
-    let writer = store.writer()?;
+    let mut writer = store.writer()?;
+    writer.set_buffer_bytes(args.buffer_mb.saturating_mul(1 << 20));
 
     let total_bytes: u64 = args.paths.iter().map(|p| size_of(p.as_path())).sum();
     let bar = if args.quiet {
