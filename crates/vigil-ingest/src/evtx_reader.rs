@@ -26,29 +26,66 @@ fn escape_controls(json: Vec<u8>) -> Vec<u8> {
     out
 }
 
-/// Reads every record of an EVTX file. Chunks whose checksums do not match are still
-/// read, record by record: a record that fails is reported and skipped, and so is a
-/// chunk that cannot be parsed at all; the rest of the file is read.
+/// One record as parsed: its id and event (or why the event could not be read), or the
+/// reason a record or chunk could not be read at all.
+pub(crate) type Item = Result<(u64, Result<WinEvent, String>), String>;
+
+fn settings(threads: usize, carve: bool) -> ParserSettings {
+    ParserSettings::new()
+        .num_threads(threads)
+        .validate_checksums(false)
+        .recover_records(carve)
+}
+
+/// Renders a record and reads it into an event; runs on the parser's worker threads.
+fn render(record: evtx::err::Result<evtx::EvtxRecord<'_>>) -> evtx::err::Result<Parsed> {
+    let record = record?;
+    let id = record.event_record_id;
+    let rendered = record.into_json_bytes()?;
+    Ok((
+        id,
+        crate::evtx_doc::from_bytes(&escape_controls(rendered.data)),
+    ))
+}
+
+/// Every record of an EVTX file, parsed on the calling thread: for reading the next
+/// files ahead while rows of the current one are built. Chunks whose checksums do not
+/// match are still read, record by record.
+pub(crate) fn parse_all<T: std::io::Read + std::io::Seek + 'static>(
+    parser: EvtxParser<T>,
+    carve: bool,
+) -> Vec<Item> {
+    let mut parser = parser.with_configuration(settings(1, carve));
+    parser
+        .serialized_records(render)
+        .map(|item| item.map_err(|e| crate::error_chain(&e)))
+        .collect()
+}
+
+/// Reads every record of an EVTX file, its chunks parsed on every core. A record that
+/// fails is reported and skipped, and so is a chunk that cannot be parsed at all; the
+/// rest of the file is read.
 pub(crate) fn read<T: std::io::Read + std::io::Seek + 'static>(
     parser: EvtxParser<T>,
     label: &str,
     ctx: &mut Ctx<'_>,
 ) -> Result<(), String> {
-    let settings = ParserSettings::new()
-        .num_threads(ctx.options.threads)
-        .validate_checksums(false)
-        .recover_records(ctx.options.carve);
-    let mut parser = parser.with_configuration(settings);
+    let mut parser = parser.with_configuration(settings(ctx.options.threads, ctx.options.carve));
     // Rendering and JSON decoding run on the parser's worker threads; only the mapping
     // to table rows happens here, in record order.
-    let records = parser.serialized_records(|record| {
-        let record = record?;
-        let id = record.event_record_id;
-        let rendered = record.into_json_bytes()?;
-        let event = crate::evtx_doc::from_bytes(&escape_controls(rendered.data));
-        Ok::<Parsed, evtx::err::EvtxError>((id, event))
-    });
-    for item in records {
+    let records = parser
+        .serialized_records(render)
+        .map(|item| item.map_err(|e| crate::error_chain(&e)));
+    apply(records, label, ctx)
+}
+
+/// Maps parsed records to rows, reporting those that could not be read.
+pub(crate) fn apply(
+    items: impl Iterator<Item = Item>,
+    label: &str,
+    ctx: &mut Ctx<'_>,
+) -> Result<(), String> {
+    for item in items {
         match item {
             Ok((id, Ok(event))) => {
                 let origin = Origin {
@@ -59,7 +96,7 @@ pub(crate) fn read<T: std::io::Read + std::io::Seek + 'static>(
                 ctx.record_done()?;
             }
             Ok((id, Err(reason))) => ctx.skip(label, format!("record {id}"), reason),
-            Err(err) => ctx.skip(label, String::new(), crate::error_chain(&err)),
+            Err(reason) => ctx.skip(label, String::new(), reason),
         }
     }
     Ok(())

@@ -171,36 +171,56 @@ impl Reader {
     /// Reads every path (files and directories, recursively). Problems go to the sink;
     /// only an error from the sink itself stops the run.
     /// Every row has been handed to the sink when this returns.
+    ///
+    /// Files are read, hashed and (for EVTX) parsed one or two ahead on a second thread,
+    /// while this one builds the rows of the file before.
     pub fn read_paths(&self, paths: &[PathBuf], sink: &mut dyn Sink) -> Result<ReadTotals, String> {
         let mut totals = ReadTotals::default();
         let mut tables = TableSet::new(self.options.batch_rows);
+        let mut files = Vec::new();
         for path in paths {
-            let mut files = Vec::new();
             if path.is_dir() {
-                collect_files(path, &mut files, sink);
-                for file in files {
-                    self.read_file(&file, false, sink, &mut tables, &mut totals)?;
-                }
+                let mut found = Vec::new();
+                collect_files(path, &mut found, sink);
+                files.extend(found.into_iter().map(|f| (f, false)));
             } else {
-                self.read_file(path, true, sink, &mut tables, &mut totals)?;
+                files.push((path.clone(), true));
             }
         }
+        let options = &self.options;
+        std::thread::scope(|scope| {
+            let (tx, rx) = crossbeam_channel::bounded::<Prefetched>(2);
+            scope.spawn(move || {
+                for (path, named) in files {
+                    // The receiver is gone when reading stopped on a sink error.
+                    if tx.send(prefetch(&path, named, options)).is_err() {
+                        break;
+                    }
+                }
+            });
+            for file in rx {
+                self.read_file(file, sink, &mut tables, &mut totals)?;
+            }
+            Ok::<(), String>(())
+        })?;
         flush(&mut tables, sink)?;
         Ok(totals)
     }
 
     fn read_file(
         &self,
-        path: &Path,
-        named: bool,
+        file: Prefetched,
         sink: &mut dyn Sink,
         tables: &mut TableSet,
         totals: &mut ReadTotals,
     ) -> Result<(), String> {
-        // Rows cite their file by its full path, so the citation still leads there
-        // from another working directory.
-        let full = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        let path = full.as_path();
+        let Prefetched {
+            path,
+            named,
+            inspected,
+            parsed,
+        } = file;
+        let path = path.as_path();
         let label = path.display().to_string();
         let fail = |sink: &mut dyn Sink, totals: &mut ReadTotals, reason: String| {
             totals.failed_files += 1;
@@ -210,7 +230,7 @@ impl Reader {
                 reason,
             });
         };
-        let (format, source, content) = match inspect(path, self.options.format) {
+        let (format, source, content) = match inspected {
             Ok(Some(found)) => found,
             Ok(None) if named => {
                 fail(
@@ -242,12 +262,14 @@ impl Reader {
             table: self.table,
             unreported_records: 0,
         };
-        match content {
-            Some(bytes) if format == Format::Zip => {
+        match (content, parsed) {
+            (_, Some(Ok(items))) => evtx_reader::apply(items.into_iter(), &label, &mut ctx)?,
+            (_, Some(Err(reason))) => ctx.fail(&label, reason),
+            (Some(bytes), None) if format == Format::Zip => {
                 read_zip(Cursor::new(bytes), &label, 1, &mut ctx)?
             }
-            Some(bytes) => read_stream(Cursor::new(bytes), format, &label, &mut ctx)?,
-            None => match File::open(path) {
+            (Some(bytes), None) => read_stream(Cursor::new(bytes), format, &label, &mut ctx)?,
+            (None, None) => match File::open(path) {
                 Ok(file) if format == Format::Zip => read_zip(file, &label, 1, &mut ctx)?,
                 Ok(file) => read_stream(file, format, &label, &mut ctx)?,
                 Err(err) => ctx.fail(&label, format!("cannot open: {err}")),
@@ -323,6 +345,41 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, sink: &mut dyn Sink) {
 }
 
 /// Recognises a file's format and hashes its content.
+/// A file read (and, for EVTX, parsed) ahead of the rows being built.
+struct Prefetched {
+    /// The full path: rows cite their file by it, so the citation still leads there
+    /// from another working directory.
+    path: PathBuf,
+    /// Named on the command line, rather than found in a folder.
+    named: bool,
+    inspected: std::io::Result<Option<Inspected>>,
+    /// For EVTX files read into memory: their records, or why the file is not EVTX.
+    parsed: Option<Result<Vec<evtx_reader::Item>, String>>,
+}
+
+fn prefetch(path: &Path, named: bool, options: &ReadOptions) -> Prefetched {
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let mut inspected = inspect(&path, options.format);
+    let mut parsed = None;
+    if let Ok(Some((Format::Evtx, _, content))) = &mut inspected
+        && let Some(bytes) = content.take()
+    {
+        parsed = Some(match evtx::EvtxParser::from_buffer(bytes) {
+            Ok(parser) => Ok(evtx_reader::parse_all(parser, options.carve)),
+            Err(err) => Err(format!(
+                "not a readable EVTX file: {}",
+                crate::error_chain(&err)
+            )),
+        });
+    }
+    Prefetched {
+        path,
+        named,
+        inspected,
+        parsed,
+    }
+}
+
 /// Files up to this size are read into memory once, to be hashed and parsed from there;
 /// larger ones are read twice (hashed, then parsed) so that memory stays bounded.
 const WHOLE_FILE_BYTES: u64 = 64 * 1024 * 1024;
