@@ -48,14 +48,15 @@ fn render(record: evtx::err::Result<evtx::EvtxRecord<'_>>) -> evtx::err::Result<
     ))
 }
 
-/// Every record of an EVTX file, parsed on the calling thread: for reading the next
-/// files ahead while rows of the current one are built. Chunks whose checksums do not
-/// match are still read, record by record.
+/// Every record of an EVTX file, parsed up front: for reading the next files ahead
+/// while rows of the current one are built. Chunks whose checksums do not match are
+/// still read, record by record.
 pub(crate) fn parse_all<T: std::io::Read + std::io::Seek + 'static>(
     parser: EvtxParser<T>,
+    threads: usize,
     carve: bool,
 ) -> Vec<Item> {
-    let mut parser = parser.with_configuration(settings(1, carve));
+    let mut parser = parser.with_configuration(settings(threads, carve));
     parser
         .serialized_records(render)
         .map(|item| item.map_err(|e| crate::error_chain(&e)))

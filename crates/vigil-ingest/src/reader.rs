@@ -365,7 +365,11 @@ fn prefetch(path: &Path, named: bool, options: &ReadOptions) -> Prefetched {
         && let Some(bytes) = content.take()
     {
         parsed = Some(match evtx::EvtxParser::from_buffer(bytes) {
-            Ok(parser) => Ok(evtx_reader::parse_all(parser, options.carve)),
+            Ok(parser) => Ok(evtx_reader::parse_all(
+                parser,
+                options.threads,
+                options.carve,
+            )),
             Err(err) => Err(format!(
                 "not a readable EVTX file: {}",
                 crate::error_chain(&err)

@@ -307,10 +307,12 @@ impl Writer {
     }
 
     fn try_commit(&mut self, kind: &str, removed: &[String]) -> Result<CommitSummary> {
+        let started = std::time::Instant::now();
         let keys: Vec<(String, String)> = self.pending.buffers.keys().cloned().collect();
         for key in keys {
             self.spill(&key)?;
         }
+        let written = started.elapsed();
         let staged = std::mem::take(&mut self.pending.done);
         if staged.is_empty() && self.pending.sources.is_empty() && removed.is_empty() {
             return Ok(CommitSummary::default());
@@ -354,7 +356,14 @@ impl Writer {
             removed,
             &self.pending.sources,
         )?;
-        tracing::debug!(id = %summary.id, files = summary.files, rows = summary.rows, "committed");
+        tracing::debug!(
+            id = %summary.id,
+            files = summary.files,
+            rows = summary.rows,
+            ?written,
+            total = ?started.elapsed(),
+            "committed"
+        );
         let old = std::mem::replace(&mut self.pending, Pending::new(&self.store));
         old.discard();
         Ok(summary)
