@@ -276,6 +276,11 @@ impl Reader {
             },
         }
         ctx.sink.progress(ctx.unreported_records, 0);
+        // Batches that filled up while reading a small file (too few records to reach
+        // the check in `record_done`) go on now, so rows do not pile up here.
+        for (table, batch) in ctx.tables.take_full() {
+            ctx.sink.batch(table, batch)?;
+        }
         for (table, column, count) in ctx.tables.take_rejected() {
             let reason = format!(
                 "{count} value(s) of {table}.{column} did not fit its type and were left empty"
