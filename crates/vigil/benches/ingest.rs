@@ -115,20 +115,14 @@ fn main() {
     );
     println!();
     println!("peak memory of vigil ingest (MiB):");
+    let mib = |kib: i64| kib as f64 / 1024.0;
+    let many_label = format!("{copies} copies");
     println!(
-        "{:<14} {:>10} {:>10}",
-        "write buffer",
-        "1 copy",
-        format!("{copies} copies")
+        "{:<20} {:>10} {:>10}",
+        "buffer, commits", "1 copy", many_label
     );
-    for (buffer, one, many) in memory {
-        let mib = |kib: i64| kib as f64 / 1024.0;
-        println!(
-            "{:<14} {:>10.1} {:>10.1}",
-            format!("{buffer} MiB"),
-            mib(one),
-            mib(many)
-        );
+    for (name, one, many) in memory {
+        println!("{name:<20} {:>10.1} {:>10.1}", mib(one), mib(many));
     }
 }
 
