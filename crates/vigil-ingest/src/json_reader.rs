@@ -17,21 +17,35 @@ use crate::winevent::WinEvent;
 /// Reads a JSON stream. A line that is not valid JSON is reported and skipped, unless
 /// the first line is the start of documents spanning many lines (a pretty-printed
 /// document or array, or a stream of them as `jq` writes), which are then read whole.
-pub(crate) fn read(mut input: impl BufRead, label: &str, ctx: &mut Ctx<'_>) -> Result<(), String> {
+pub(crate) fn read(input: impl BufRead, label: &str, ctx: &mut Ctx<'_>) -> Result<(), String> {
     let mut state = State::default();
+    let start = Position { line: 0, offset: 0 };
+    read_lines(input, start, true, label, ctx, &mut state)?;
+    state.report(label, ctx);
+    Ok(())
+}
+
+/// Reads one JSON value a line from `start` on. With `documents_allowed`, a first line
+/// that is the start of a longer document switches to reading documents.
+fn read_lines(
+    mut input: impl BufRead,
+    start: Position,
+    documents_allowed: bool,
+    label: &str,
+    ctx: &mut Ctx<'_>,
+    state: &mut State,
+) -> Result<(), String> {
     let mut line = Vec::with_capacity(64 * 1024);
-    let mut first = true;
-    let mut cursor = Position { line: 0, offset: 0 };
+    let mut first = documents_allowed;
+    let mut cursor = start;
     loop {
         line.clear();
         let n = match input.read_until(b'\n', &mut line) {
             Ok(0) => break,
             Ok(n) => n,
             Err(err) => {
-                ctx.fail(
-                    label,
-                    format!("read error at byte {}: {err}", cursor.offset),
-                );
+                let offset = cursor.offset;
+                ctx.fail(label, format!("read error at byte {offset}: {err}"));
                 break;
             }
         };
@@ -44,14 +58,14 @@ pub(crate) fn read(mut input: impl BufRead, label: &str, ctx: &mut Ctx<'_>) -> R
         }
         let was_first = std::mem::replace(&mut first, false);
         match serde_json::from_slice::<Json>(text) {
-            Ok(value) => value_rows(value, label, cursor.line, ctx, &mut state)?,
+            Ok(value) => value_rows(value, label, cursor.line, ctx, state)?,
             Err(err) if was_first && err.is_eof() => {
                 let mut rest = line.clone();
                 if let Err(err) = input.read_to_end(&mut rest) {
                     ctx.fail(label, format!("read error: {err}"));
                     break;
                 }
-                return documents(&rest, at, label, ctx, &mut state);
+                return documents(&rest, at, label, ctx, state);
             }
             Err(err) => ctx.skip(
                 label,
@@ -60,7 +74,6 @@ pub(crate) fn read(mut input: impl BufRead, label: &str, ctx: &mut Ctx<'_>) -> R
             ),
         }
     }
-    state.report(label, ctx);
     Ok(())
 }
 
@@ -111,7 +124,7 @@ fn documents(
                     line: at.line + 1,
                     offset: at.offset + first_line as u64,
                 };
-                return lines_after(&bytes[first_line..], rest, label, ctx, state);
+                return read_lines(&bytes[first_line..], rest, false, label, ctx, state);
             }
             Err(err) => {
                 // Past a syntax error the stream cannot be followed reliably.
@@ -124,37 +137,6 @@ fn documents(
             }
         }
     }
-    state.report(label, ctx);
-    Ok(())
-}
-
-/// Line-by-line reading of what follows a broken first line.
-fn lines_after(
-    bytes: &[u8],
-    at: Position,
-    label: &str,
-    ctx: &mut Ctx<'_>,
-    state: &mut State,
-) -> Result<(), String> {
-    let mut cursor = at;
-    for raw in bytes.split_inclusive(|&b| b == b'\n') {
-        let start = cursor.offset;
-        cursor.line += 1;
-        cursor.offset += raw.len() as u64;
-        let text = trim(raw);
-        if text.is_empty() {
-            continue;
-        }
-        match serde_json::from_slice::<Json>(text) {
-            Ok(value) => value_rows(value, label, cursor.line, ctx, state)?,
-            Err(err) => ctx.skip(
-                label,
-                format!("line {} (byte {start})", cursor.line),
-                format!("not valid JSON: {err}"),
-            ),
-        }
-    }
-    state.report(label, ctx);
     Ok(())
 }
 
