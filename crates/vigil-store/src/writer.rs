@@ -12,6 +12,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use vigil_schema::Table;
 
 use crate::manifest::{LakeFile, Manifest, SourceEntry};
@@ -74,6 +75,21 @@ struct Part {
     rows: u64,
     min_time: Option<i64>,
     max_time: Option<i64>,
+}
+
+/// Writes one partition's buffered rows to a staged file named `name`.
+fn write_buffer(staging: &Path, name: String, day: &str, buffer: Buffer) -> Result<Staged> {
+    let table = vigil_schema::Catalog::builtin()
+        .table(&buffer.schema_of)
+        .ok_or_else(|| StoreError::UnknownTable(buffer.schema_of.clone()))?;
+    let mut part = Part::create(staging, name, table, day, Compression::SNAPPY)?;
+    for batch in &buffer.batches {
+        part.writer.write(batch)?;
+        part.rows += batch.num_rows() as u64;
+    }
+    part.min_time = buffer.min_time;
+    part.max_time = buffer.max_time;
+    part.finish()
 }
 
 /// Rows of one partition waiting to be written.
@@ -235,18 +251,28 @@ impl Writer {
             return Ok(());
         };
         self.pending.buffered -= buffer.bytes;
-        let table = vigil_schema::Catalog::builtin()
-            .table(&buffer.schema_of)
-            .ok_or_else(|| StoreError::UnknownTable(buffer.schema_of.clone()))?;
-        let mut part = self.pending.new_part(table, &key.1, Compression::SNAPPY)?;
-        for batch in &buffer.batches {
-            part.writer.write(batch)?;
-            part.rows += batch.num_rows() as u64;
-        }
-        part.min_time = buffer.min_time;
-        part.max_time = buffer.max_time;
-        let staged = part.finish()?;
+        let name = self.pending.file_name()?;
+        let staged = write_buffer(&self.pending.staging, name, &key.1, buffer)?;
         self.pending.done.push(staged);
+        Ok(())
+    }
+
+    /// Writes every buffered partition, each to a file of its own, on every core.
+    fn spill_all(&mut self) -> Result<()> {
+        let buffers: Vec<((String, String), Buffer)> = self.pending.buffers.drain().collect();
+        self.pending.buffered = 0;
+        let mut jobs = Vec::with_capacity(buffers.len());
+        for ((_, day), buffer) in buffers {
+            jobs.push((self.pending.file_name()?, day, buffer));
+        }
+        let staging = &self.pending.staging;
+        let staged: Vec<Result<Staged>> = jobs
+            .into_par_iter()
+            .map(|(name, day, buffer)| write_buffer(staging, name, &day, buffer))
+            .collect();
+        for s in staged {
+            self.pending.done.push(s?);
+        }
         Ok(())
     }
 
@@ -308,10 +334,7 @@ impl Writer {
 
     fn try_commit(&mut self, kind: &str, removed: &[String]) -> Result<CommitSummary> {
         let started = std::time::Instant::now();
-        let keys: Vec<(String, String)> = self.pending.buffers.keys().cloned().collect();
-        for key in keys {
-            self.spill(&key)?;
-        }
+        self.spill_all()?;
         let written = started.elapsed();
         let staged = std::mem::take(&mut self.pending.done);
         if staged.is_empty() && self.pending.sources.is_empty() && removed.is_empty() {
@@ -413,18 +436,36 @@ impl Pending {
         }
     }
 
-    /// Starts a file. Ingest writes many small files (one per table and day) where a
-    /// ZSTD context costs more than it saves, so it uses Snappy; compaction writes
-    /// fewer, larger files and uses ZSTD.
-    fn new_part(&mut self, table: &Table, day: &str, compression: Compression) -> Result<Part> {
+    /// The name of the next file of this commit (creating the staging folder first).
+    fn file_name(&mut self) -> Result<String> {
         let name = format!("part-{}-{:05}.parquet", self.id, self.next_file);
         self.next_file += 1;
-        let relative = format!("{}/date={}/{}", table.name, day, name);
         // Staging is flat: a folder per partition would double the folders created.
         if self.next_file == 1 {
             std::fs::create_dir_all(&self.staging).map_err(io_err(&self.staging))?;
         }
-        let staged = self.staging.join(&name);
+        Ok(name)
+    }
+
+    fn new_part(&mut self, table: &Table, day: &str, compression: Compression) -> Result<Part> {
+        let name = self.file_name()?;
+        Part::create(&self.staging, name, table, day, compression)
+    }
+}
+
+impl Part {
+    /// Starts a file in `staging`. Ingest writes many small files (one per table and
+    /// day) where a ZSTD context costs more than it saves, so it uses Snappy;
+    /// compaction writes fewer, larger files and uses ZSTD.
+    fn create(
+        staging: &Path,
+        name: String,
+        table: &Table,
+        day: &str,
+        compression: Compression,
+    ) -> Result<Part> {
+        let relative = format!("{}/date={}/{}", table.name, day, name);
+        let staged = staging.join(&name);
         let file = File::create(&staged).map_err(io_err(&staged))?;
         let props = WriterProperties::builder()
             .set_compression(compression)
@@ -443,7 +484,9 @@ impl Pending {
             max_time: None,
         })
     }
+}
 
+impl Pending {
     fn discard(self) {
         if self.staging.exists() {
             let _ = std::fs::remove_dir_all(&self.staging);
