@@ -153,17 +153,29 @@ pub fn json_object<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Strin
 
 fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+    // Copy runs of plain text whole; only quotes, backslashes and control characters
+    // (all ASCII, so never inside a multi-byte character) need escaping.
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            b if b < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[run..i]);
+        if escaped.is_empty() {
+            out.push_str(&format!("\\u{b:04x}"));
+        } else {
+            out.push_str(escaped);
         }
+        run = i + 1;
     }
+    out.push_str(&s[run..]);
     out.push('"');
 }
 
@@ -288,10 +300,13 @@ mod tests {
 
     #[test]
     fn json_objects_are_written_with_escapes() {
-        let pairs = [("a", "plain"), ("q\"uote", "back\\slash\nnew\u{1}")];
+        let pairs = [
+            ("a", "pla\u{ef}n \u{2713}"),
+            ("q\"uote", "back\\slash\nnew\u{1}"),
+        ];
         let text = json_object(pairs.into_iter());
         let back: Json = serde_json::from_str(&text).unwrap();
-        assert_eq!(back["a"], "plain");
+        assert_eq!(back["a"], "pla\u{ef}n \u{2713}");
         assert_eq!(back["q\"uote"], "back\\slash\nnew\u{1}");
         assert_eq!(json_object(std::iter::empty()), "{}");
     }
