@@ -177,15 +177,24 @@ fn device_name(computer: &str) -> String {
 
 /// The process that did what the event describes (Sysmon's `Image`, `ProcessId`, `User`).
 fn initiating(row: &mut RowWriter<'_>, ev: &WinEvent, image_field: &str, pid_field: &str) {
-    if let Some(image) = ev.get(image_field) {
-        row.set("InitiatingProcessFolderPath", image)
-            .set("InitiatingProcessFileName", file_name(image));
-    }
+    set_path(row, INITIATING, ev.get(image_field));
     row.set_opt("InitiatingProcessId", ev.get(pid_field));
     if let Some(user) = ev.get("User") {
         let (domain, name) = split_account(user);
         row.set_opt("InitiatingProcessAccountDomain", domain)
             .set("InitiatingProcessAccountName", name);
+    }
+}
+
+/// The columns that name a file: its full path, and its name alone.
+const FILE: (&str, &str) = ("FolderPath", "FileName");
+/// The same for the process that did what the event describes.
+const INITIATING: (&str, &str) = ("InitiatingProcessFolderPath", "InitiatingProcessFileName");
+
+/// Sets a pair of path columns (see [`FILE`]) from a path, if there is one.
+fn set_path(row: &mut RowWriter<'_>, (folder, name): (&str, &str), path: Option<&str>) {
+    if let Some(path) = path {
+        row.set(folder, path).set(name, file_name(path));
     }
 }
 

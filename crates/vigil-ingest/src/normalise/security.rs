@@ -1,7 +1,7 @@
 //! Windows Security events into DeviceLogonEvents and DeviceProcessEvents, and the
 //! names Windows' codes stand for.
 
-use super::{Origin, device_common, file_name, new_row};
+use super::{FILE, INITIATING, Origin, device_common, new_row, set_path};
 use crate::rows::TableSet;
 use crate::winevent::WinEvent;
 
@@ -53,10 +53,7 @@ pub(super) fn logon(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet) {
                 .map(failure_reason),
         );
     }
-    if let Some(process) = ev.get("ProcessName") {
-        row.set("InitiatingProcessFolderPath", process)
-            .set("InitiatingProcessFileName", file_name(process));
-    }
+    set_path(&mut row, INITIATING, ev.get("ProcessName"));
     row.set_opt("InitiatingProcessId", ev.get("ProcessId"));
     if let Some(elevated) = ev.get("ElevatedToken") {
         row.set("IsLocalAdmin", elevated.contains("1842"));
@@ -75,10 +72,7 @@ pub(super) fn process_4688(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet
         "DeviceProcessEvents",
         "ProcessCreated",
     );
-    if let Some(image) = ev.get("NewProcessName") {
-        row.set("FolderPath", image)
-            .set("FileName", file_name(image));
-    }
+    set_path(&mut row, FILE, ev.get("NewProcessName"));
     row.set_opt("ProcessId", ev.get("NewProcessId"))
         .set_opt("ProcessCommandLine", ev.get("CommandLine"))
         .set_opt(
@@ -117,10 +111,7 @@ pub(super) fn process_4688(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet
         )
         .set_opt("InitiatingProcessAccountSid", ev.get("SubjectUserSid"))
         .set_opt("InitiatingProcessLogonId", ev.get("SubjectLogonId"));
-    if let Some(parent) = ev.get("ParentProcessName") {
-        row.set("InitiatingProcessFolderPath", parent)
-            .set("InitiatingProcessFileName", file_name(parent));
-    }
+    set_path(&mut row, INITIATING, ev.get("ParentProcessName"));
     row.set_opt("InitiatingProcessId", ev.get("ProcessId"));
     row.set("AdditionalFields", ev.data_json());
 }

@@ -1,7 +1,8 @@
 //! Sysmon events into the Defender device tables.
 
 use super::{
-    Origin, device_common, extra_fields, file_name, initiating, new_row, set_hashes, split_account,
+    FILE, INITIATING, Origin, device_common, extra_fields, initiating, new_row, set_hashes,
+    set_path, split_account,
 };
 use crate::rows::TableSet;
 use crate::winevent::WinEvent;
@@ -50,10 +51,7 @@ fn sysmon_process(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet, action:
         return;
     };
     device_common(&mut row, ev, origin, "DeviceProcessEvents", action);
-    if let Some(image) = ev.get("Image") {
-        row.set("FolderPath", image)
-            .set("FileName", file_name(image));
-    }
+    set_path(&mut row, FILE, ev.get("Image"));
     row.set_opt("ProcessId", ev.get("ProcessId"))
         .set_opt("ProcessCommandLine", ev.get("CommandLine"))
         .set_opt("ProcessIntegrityLevel", ev.get("IntegrityLevel"))
@@ -75,10 +73,7 @@ fn sysmon_process(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet, action:
             .set("AccountName", name);
     }
     set_hashes(&mut row, ev.get("Hashes"), "");
-    if let Some(parent) = ev.get("ParentImage") {
-        row.set("InitiatingProcessFolderPath", parent)
-            .set("InitiatingProcessFileName", file_name(parent));
-    }
+    set_path(&mut row, INITIATING, ev.get("ParentImage"));
     row.set_opt("InitiatingProcessId", ev.get("ParentProcessId"))
         .set_opt("InitiatingProcessCommandLine", ev.get("ParentCommandLine"));
     if let Some(user) = ev.get("ParentUser") {
@@ -148,10 +143,7 @@ fn sysmon_image_load(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet) {
         return;
     };
     device_common(&mut row, ev, origin, "DeviceImageLoadEvents", "ImageLoaded");
-    if let Some(loaded) = ev.get("ImageLoaded") {
-        row.set("FolderPath", loaded)
-            .set("FileName", file_name(loaded));
-    }
+    set_path(&mut row, FILE, ev.get("ImageLoaded"));
     set_hashes(&mut row, ev.get("Hashes"), "");
     initiating(&mut row, ev, "Image", "ProcessId");
 }
@@ -161,10 +153,7 @@ fn sysmon_file(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet, action: &s
         return;
     };
     device_common(&mut row, ev, origin, "DeviceFileEvents", action);
-    if let Some(target) = ev.get("TargetFilename") {
-        row.set("FolderPath", target)
-            .set("FileName", file_name(target));
-    }
+    set_path(&mut row, FILE, ev.get("TargetFilename"));
     set_hashes(&mut row, ev.get("Hashes"), "");
     initiating(&mut row, ev, "Image", "ProcessId");
     row.set(
@@ -233,10 +222,7 @@ fn sysmon_device_event(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet, ac
         // Process access and remote threads: the source process acts on a target.
         8 | 10 => {
             initiating(&mut row, ev, "SourceImage", "SourceProcessId");
-            if let Some(target) = ev.get("TargetImage") {
-                row.set("FolderPath", target)
-                    .set("FileName", file_name(target));
-            }
+            set_path(&mut row, FILE, ev.get("TargetImage"));
             row.set_opt("ProcessId", ev.get("TargetProcessId"));
         }
         22 => {
@@ -244,18 +230,12 @@ fn sysmon_device_event(ev: &WinEvent, origin: Origin<'_>, out: &mut TableSet, ac
             initiating(&mut row, ev, "Image", "ProcessId");
         }
         6 => {
-            if let Some(loaded) = ev.get("ImageLoaded") {
-                row.set("FolderPath", loaded)
-                    .set("FileName", file_name(loaded));
-            }
+            set_path(&mut row, FILE, ev.get("ImageLoaded"));
             set_hashes(&mut row, ev.get("Hashes"), "");
         }
         _ => {
             for field in ["TargetFilename", "PipeName", "Device"] {
-                if let Some(target) = ev.get(field) {
-                    row.set("FolderPath", target)
-                        .set("FileName", file_name(target));
-                }
+                set_path(&mut row, FILE, ev.get(field));
             }
             set_hashes(&mut row, ev.get("Hashes"), "");
             initiating(&mut row, ev, "Image", "ProcessId");
