@@ -32,6 +32,16 @@ pub enum ErrorKind {
     MissingParameter,
     /// Valid KQL that Vigil does not run yet.
     Unsupported,
+    /// A table (or tabular `let`) that does not exist.
+    UnknownTable,
+    /// A column (or scalar `let`) that is not in scope.
+    UnknownColumn,
+    /// A function that KQL does not have.
+    UnknownFunction,
+    /// Arguments of the wrong number or type.
+    Type,
+    /// The query planned but failed while running.
+    Execution,
 }
 
 impl ErrorKind {
@@ -40,6 +50,11 @@ impl ErrorKind {
             ErrorKind::Syntax => "KQL001",
             ErrorKind::MissingParameter => "KQL002",
             ErrorKind::Unsupported => "KQL003",
+            ErrorKind::UnknownTable => "KQL004",
+            ErrorKind::UnknownColumn => "KQL005",
+            ErrorKind::UnknownFunction => "KQL006",
+            ErrorKind::Type => "KQL007",
+            ErrorKind::Execution => "KQL008",
         }
     }
 }
@@ -56,6 +71,14 @@ impl KqlError {
     pub fn syntax(span: Span, message: impl Into<String>) -> KqlError {
         KqlError {
             kind: ErrorKind::Syntax,
+            span,
+            message: message.into(),
+        }
+    }
+
+    pub fn new(kind: ErrorKind, span: Span, message: impl Into<String>) -> KqlError {
+        KqlError {
+            kind,
             span,
             message: message.into(),
         }

@@ -1,10 +1,16 @@
 //! KQL (Kusto Query Language) for Vigil: a lexer and a parser that keep the source span
-//! of everything they read, so that errors can point at the text. Binding against the
-//! table catalog and lowering to DataFusion plans build on this syntax tree.
+//! of everything they read, a binder that checks names against the tables an [`Engine`]
+//! knows (with "did you mean" suggestions), and lowering of the query to an Apache
+//! DataFusion logical plan, which DataFusion optimizes and runs.
 //!
 //! ```
 //! let query = vigil_kql::parse("DeviceProcessEvents | where FileName =~ 'cmd.exe' | take 10")?;
 //! assert_eq!(query.statements.len(), 1);
+//!
+//! let mut engine = vigil_kql::Engine::new();
+//! engine.register_empty_catalog();
+//! let planned = engine.plan("DeviceProcessEvents | summarize count() by DeviceName")?;
+//! assert_eq!(planned.plan.schema().field(1).name(), "count_");
 //! # Ok::<(), vigil_kql::KqlError>(())
 //! ```
 //!
@@ -12,10 +18,16 @@
 //! filled in with [`substitute`] before parsing.
 
 pub mod ast;
+mod engine;
 mod error;
+pub mod format;
 mod lexer;
+mod lower;
 mod parser;
+mod suggest;
+mod udf;
 
+pub use engine::{Engine, Planned, Render};
 pub use error::{ErrorKind, KqlError, Span};
 pub use lexer::{Tok, Token, lex, timespan_ticks};
 pub use parser::parse;
@@ -62,7 +74,15 @@ pub fn substitute(
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+pub(crate) fn lower_is_string(t: &arrow::datatypes::DataType) -> bool {
+    lower::expr_is_string(t)
+}
+
+#[cfg(test)]
+mod substitute_tests {
     use super::*;
 
     #[test]

@@ -4,6 +4,7 @@ use super::Parser;
 use crate::ast::*;
 use crate::error::{KqlError, Span};
 use crate::lexer::Tok;
+use crate::suggest::edit_distance;
 
 /// Operators Vigil knows by name, for the error on a misspelt one.
 const OPERATORS: &[&str] = &[
@@ -728,19 +729,4 @@ impl Parser<'_> {
             span: self.since(start),
         })
     }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut row = vec![i + 1; b.len() + 1];
-        for (j, &cb) in b.iter().enumerate() {
-            row[j + 1] = (prev[j] + usize::from(ca != cb))
-                .min(prev[j + 1] + 1)
-                .min(row[j] + 1);
-        }
-        prev = row;
-    }
-    prev[b.len()]
 }
