@@ -58,6 +58,24 @@ pub enum Command {
     /// List the tables and what the lake holds, or show one table's columns
     Tables(TablesArgs),
 
+    /// Run a KQL query over the lake, or check a pack of queries
+    #[command(
+        long_about = "Run a KQL (Kusto Query Language) query over the lake: the same language as \
+            Microsoft Sentinel and Defender advanced hunting, over the same tables.\n\n\
+            Table and column names are case-sensitive. `{{Name}}` placeholders are filled with \
+            --param Name=VALUE (the value is pasted as written, so quote strings).\n\n\
+            With --check PATH, every query in a .kql file, a folder of them, or a JSONL file \
+            with a \"query\" field is parsed and bound against the table catalog (no data \
+            needed); failures are listed and totals printed. Exit status 3 when any fails.",
+        after_help = "Examples:\n  \
+            vigil query 'DeviceProcessEvents | where FileName =~ \"powershell.exe\" | take 10'\n  \
+            vigil query -f hunt.kql --format csv > hits.csv\n  \
+            vigil query 'SigninLogs | where UserPrincipalName == {{User}}' --param User=\"'ann@example.com'\"\n  \
+            vigil query --explain 'DeviceLogonEvents | summarize count() by DeviceName'\n  \
+            vigil query --check ./queries/"
+    )]
+    Query(QueryArgs),
+
     /// Run a DataFusion SQL query over the lake (a debugging aid)
     #[command(
         after_help = "Table and column names are case-sensitive; quote them when they \
@@ -145,6 +163,44 @@ pub struct SqlArgs {
 
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+}
+
+#[derive(Args)]
+pub struct QueryArgs {
+    /// The KQL query
+    #[arg(value_name = "KQL", conflicts_with = "check")]
+    pub query: Option<String>,
+
+    /// Read the query from a file (`-` for stdin)
+    #[arg(short, long, value_name = "FILE", conflicts_with = "check")]
+    pub file: Option<PathBuf>,
+
+    /// A value for a `{{NAME}}` placeholder, as NAME=VALUE (repeatable)
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub param: Vec<String>,
+
+    /// Print the DataFusion logical plan instead of running the query
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Parse and bind every query in a .kql file, a folder, or a JSONL file
+    #[arg(long, value_name = "PATH")]
+    pub check: Option<PathBuf>,
+
+    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+    pub format: QueryFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum QueryFormat {
+    /// Aligned columns for reading
+    Table,
+    /// A JSON array of objects
+    Json,
+    /// CSV with a header row
+    Csv,
+    /// One JSON object per line
+    Ndjson,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]

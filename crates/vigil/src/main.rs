@@ -1,9 +1,10 @@
 //! `vigil`: the command line. It parses arguments and calls the crates; the work is
-//! done in `vigil-ingest`, `vigil-store` and `vigil-schema`.
+//! done in `vigil-ingest`, `vigil-store`, `vigil-kql` and `vigil-schema`.
 
 mod cli;
 mod ingest;
 mod output;
+mod query;
 mod sql;
 mod tables;
 
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ingest(args) => ingest::run(&data_dir, args),
         Command::Tables(args) => tables::run(&data_dir, args),
+        Command::Query(args) => query::run(&data_dir, args),
         Command::Sql(args) => sql::run(&data_dir, args),
         Command::Compact => tables::compact(&data_dir),
     };

@@ -1,4 +1,5 @@
-//! End-to-end tests of the lake: the `vigil` binary run on the shared sample data.
+//! End-to-end tests of the lake and of KQL over it: the `vigil` binary run on the shared
+//! sample data.
 //!
 //! They read `../shared/data` beside the checkout (or `$VIGIL_SHARED_DATA`) and fail with
 //! a message saying so when it is missing.
@@ -9,4 +10,5 @@ mod lake {
     mod evtx;
     mod exports;
     mod otrf;
+    mod query;
 }

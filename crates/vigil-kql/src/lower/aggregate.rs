@@ -504,9 +504,10 @@ impl Lowerer<'_> {
     fn aggregate_name(&mut self, e: &ast::Expr) -> String {
         match &e.kind {
             ExprKind::Call { name, args } if is_aggregate(&name.name) => {
+                // The old spellings keep their old names: `makeset(X)` gives `set_X`.
                 let f = match name.name.as_str() {
-                    "makeset" => "make_set",
-                    "makelist" => "make_list",
+                    "makeset" => "set",
+                    "makelist" => "list",
                     "argmax" => "arg_max",
                     "argmin" => "arg_min",
                     other => other,

@@ -205,6 +205,10 @@ impl Lowerer<'_> {
         if let Some(c) = rel.column(name) {
             return Ok(c);
         }
+        // KQL reads `True` and `FALSE` as the booleans too.
+        if name.eq_ignore_ascii_case("true") || name.eq_ignore_ascii_case("false") {
+            return Ok(lit(name.eq_ignore_ascii_case("true")));
+        }
         match self.binding(name) {
             Some(Binding::Scalar { expr, .. }) => return Ok(expr.clone()),
             Some(Binding::Tabular(_)) => {

@@ -327,7 +327,22 @@ impl<'a> Lowerer<'a> {
             ExprKind::Call { name, args } => match name.name.as_str() {
                 "materialize" | "view" if args.len() == 1 => self.tabular_expr(&args[0]),
                 "table" if args.len() == 1 => match &args[0].kind {
-                    ExprKind::Str(n) | ExprKind::Name(n) => self.table(n, args[0].span),
+                    ExprKind::Str(n) => self.table(n, args[0].span),
+                    ExprKind::Name(n) => match self.binding(n) {
+                        // `table(name)` where `name` is a string `let`.
+                        Some(Binding::Scalar {
+                            ast:
+                                Some(ast::Expr {
+                                    kind: ExprKind::Str(s),
+                                    ..
+                                }),
+                            ..
+                        }) => {
+                            let s = s.clone();
+                            self.table(&s, args[0].span)
+                        }
+                        _ => self.table(n, args[0].span),
+                    },
                     _ => Err(KqlError::new(
                         ErrorKind::Type,
                         args[0].span,
