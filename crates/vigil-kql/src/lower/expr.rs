@@ -402,9 +402,7 @@ impl Lowerer<'_> {
             (StringOp::HasPrefixCs, _) => udf::call("kql_hasprefix_cs", vec![hay, needle]),
             (StringOp::HasSuffix, _) => udf::call("kql_hassuffix", vec![hay, needle]),
             (StringOp::HasSuffixCs, _) => udf::call("kql_hassuffix_cs", vec![hay, needle]),
-            (StringOp::Contains, Some(s)) => {
-                like(hay, &format!("%{}%", escape_like(s)), false, true)
-            }
+            (StringOp::Contains, Some(_)) => udf::call("kql_contains", vec![hay, needle]),
             (StringOp::ContainsCs, Some(s)) => {
                 like(hay, &format!("%{}%", escape_like(s)), false, false)
             }

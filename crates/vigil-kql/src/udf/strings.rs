@@ -33,6 +33,7 @@ pub(crate) const FUNCTIONS: &[Entry] = &[
     ("kql_base64_decode", || DataType::Utf8, base64_decode),
     ("kql_to_utf8", || DataType::Utf8, to_utf8),
     ("kql_has_any_json", || DataType::Boolean, has_any_json),
+    ("kql_contains", || DataType::Boolean, contains_ci),
 ];
 
 /// `has_any` against a dynamic array of terms held in a column or computed value.
@@ -115,13 +116,73 @@ pub(crate) fn has_term(
     find_ascii_ci(hay_b, needle_b).any(bounded)
 }
 
+/// How common a byte is in log text (lower is rarer); the search anchors on the
+/// needle's rarest byte so that few candidates need checking.
+fn commonness(b: u8) -> u8 {
+    const LETTERS: &[u8] = b"zqjxkvbypgwfmucdlhrsnioate";
+    match b.to_ascii_lowercase() {
+        l @ b'a'..=b'z' => LETTERS
+            .iter()
+            .position(|&x| x == l)
+            .map_or(26, |p| p as u8 + 1),
+        b'0'..=b'9' => 20,
+        b' ' | b'.' | b'\\' | b'/' | b'-' | b'_' => 30,
+        _ => 5,
+    }
+}
+
+/// Where in a needle to anchor the search: its rarest byte. Needles are nearly always
+/// constant, so the last one's anchor is kept.
+fn anchor_of(needle: &[u8]) -> usize {
+    thread_local! {
+        static LAST: std::cell::RefCell<(Vec<u8>, usize)> = const { std::cell::RefCell::new((Vec::new(), 0)) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != needle {
+            let offset = (0..needle.len())
+                .min_by_key(|&i| commonness(needle[i]))
+                .unwrap_or(0);
+            *last = (needle.to_vec(), offset);
+        }
+        last.1
+    })
+}
+
 /// The positions where an ASCII needle occurs in `hay`, ignoring ASCII case.
 fn find_ascii_ci<'a>(hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
-    let first = needle[0];
-    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
-    memchr::memchr2_iter(lo, up, hay).filter(move |&at| {
-        hay.len() - at >= needle.len() && hay[at..at + needle.len()].eq_ignore_ascii_case(needle)
+    let offset = anchor_of(needle);
+    let anchor = needle[offset];
+    let (lo, up) = (anchor.to_ascii_lowercase(), anchor.to_ascii_uppercase());
+    memchr::memchr2_iter(lo, up, hay).filter_map(move |at| {
+        let start = at.checked_sub(offset)?;
+        let end = start + needle.len();
+        (end <= hay.len() && hay[start..end].eq_ignore_ascii_case(needle)).then_some(start)
     })
+}
+
+/// `contains`: the needle anywhere, ignoring case.
+fn contains_ci(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
+    let haystacks = strings(&args[0])?;
+    let needles = strings(&args[1])?;
+    let out: BooleanArray = (0..rows)
+        .map(|i| {
+            let needle = text_at(&needles, i)?;
+            let hay = text_at(&haystacks, i).unwrap_or("");
+            if needle.is_empty() {
+                return Some(true);
+            }
+            if !needle.is_ascii() {
+                return Some(hay.to_lowercase().contains(&needle.to_lowercase()));
+            }
+            Some(
+                find_ascii_ci(hay.as_bytes(), needle.as_bytes())
+                    .next()
+                    .is_some(),
+            )
+        })
+        .collect();
+    Ok(Arc::new(out))
 }
 
 // ----- regular expressions ---------------------------------------------------------------
