@@ -504,10 +504,11 @@ impl Lowerer<'_> {
     fn aggregate_name(&mut self, e: &ast::Expr) -> String {
         match &e.kind {
             ExprKind::Call { name, args } if is_aggregate(&name.name) => {
-                // The old spellings keep their old names: `makeset(X)` gives `set_X`.
+                // `make_set(X)` and its old spelling `makeset(X)` both give `set_X`.
                 let f = match name.name.as_str() {
-                    "makeset" => "set",
-                    "makelist" => "list",
+                    "makeset" | "make_set" => "set",
+                    "makelist" | "make_list" => "list",
+                    "make_bag" => "bag",
                     "argmax" => "arg_max",
                     "argmin" => "arg_min",
                     other => other,

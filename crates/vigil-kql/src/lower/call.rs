@@ -17,6 +17,21 @@ use crate::udf;
 
 /// Every scalar function name Vigil knows (for suggestions and `--check`).
 pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
+    "array_sum",
+    "series_stats_dynamic",
+    "series_stats",
+    "series_fit_line",
+    "series_fit_line_dynamic",
+    "series_decompose",
+    "series_decompose_anomalies",
+    "series_outliers",
+    "series_add",
+    "series_subtract",
+    "series_multiply",
+    "series_divide",
+    "series_greater",
+    "series_less",
+    "series_equals",
     "ago",
     "now",
     "tostring",
@@ -1002,6 +1017,41 @@ impl Lowerer<'_> {
                 let arr = self.dynamic_text(&args[0], rel)?;
                 udf::call("kql_strcat_array", vec![arr, self.text_arg(args, 1, rel)?])
             }
+            // ----- series -----
+            "array_sum" => {
+                arity(1, 1)?;
+                udf::call("kql_array_sum", vec![self.dynamic_text(&args[0], rel)?])
+            }
+            "series_stats_dynamic" | "series_stats" | "series_fit_line"
+            | "series_fit_line_dynamic" | "series_decompose" | "series_decompose_anomalies"
+            | "series_outliers" => {
+                arity(1, 8)?;
+                let mut a = vec![self.dynamic_text(&args[0], rel)?];
+                for i in 1..n {
+                    a.push(self.arg(args, i, rel)?);
+                }
+                let f = match name {
+                    "series_stats_dynamic" | "series_stats" => "kql_series_stats".to_string(),
+                    "series_fit_line" | "series_fit_line_dynamic" => {
+                        "kql_series_fit_line".to_string()
+                    }
+                    other => format!("kql_{other}"),
+                };
+                udf::call(&f, a)
+            }
+            "series_add" | "series_subtract" | "series_multiply" | "series_divide"
+            | "series_greater" | "series_less" | "series_equals" => {
+                arity(2, 2)?;
+                let mut a = vec![lit(&name["series_".len()..])];
+                for i in 0..2 {
+                    a.push(if self.is_dynamic(&args[i], rel) {
+                        self.dynamic_text(&args[i], rel)?
+                    } else {
+                        cast(self.arg(args, i, rel)?, DataType::Float64)
+                    });
+                }
+                udf::call("kql_series_elementwise", a)
+            }
             other => return Err(self.unknown_function(other, span, args)),
         })
     }
@@ -1015,11 +1065,6 @@ impl Lowerer<'_> {
             "parse_user_agent",
             "parse_version",
             "zip",
-            "series_decompose_anomalies",
-            "series_decompose",
-            "series_fit_line",
-            "series_stats",
-            "series_outliers",
             "series_fir",
             "series_iir",
             "row_window_session",
@@ -1030,7 +1075,6 @@ impl Lowerer<'_> {
             "make_timespan",
             "ipv4_lookup",
             "geo_info_from_ip_address",
-            "array_sum",
             "bag_remove_keys",
             "ipv6_compare",
             "ipv6_is_match",

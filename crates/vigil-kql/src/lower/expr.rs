@@ -76,6 +76,20 @@ const DYNAMIC_FUNCTIONS: &[&str] = &[
     "array_reverse",
     "dynamic",
     "todynamic",
+    "series_stats_dynamic",
+    "series_stats",
+    "series_fit_line",
+    "series_fit_line_dynamic",
+    "series_decompose",
+    "series_decompose_anomalies",
+    "series_outliers",
+    "series_add",
+    "series_subtract",
+    "series_multiply",
+    "series_divide",
+    "series_greater",
+    "series_less",
+    "series_equals",
 ];
 
 impl Lowerer<'_> {

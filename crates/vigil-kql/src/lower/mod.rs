@@ -11,6 +11,7 @@ mod call;
 mod expr;
 mod join;
 mod ops;
+mod series;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -278,7 +278,26 @@ impl Lowerer<'_> {
             )),
             Operator::MvApply { span, .. } => Err(unsupported(*span, "`mv-apply`")),
             Operator::ParseKv { span, .. } => Err(unsupported(*span, "`parse-kv`")),
-            Operator::MakeSeries { span, .. } => Err(unsupported(*span, "`make-series`")),
+            Operator::MakeSeries {
+                aggregates,
+                axis,
+                from,
+                to,
+                step,
+                by,
+                span,
+            } => {
+                let series = super::series::Series {
+                    aggregates,
+                    axis,
+                    from: from.as_ref(),
+                    to: to.as_ref(),
+                    step,
+                    by,
+                    span: *span,
+                };
+                self.make_series(rel, &series)
+            }
             Operator::TopNested { span, .. } => Err(unsupported(*span, "`top-nested`")),
             Operator::Facet { span, .. } => Err(unsupported(*span, "`facet`")),
             Operator::Fork { span, .. } => Err(unsupported(*span, "`fork`")),
@@ -378,22 +397,11 @@ impl Lowerer<'_> {
             let e = self.scalar(&a.expr, scope);
             self.windowing = false;
             let e = e?;
-            let is_dyn = self.is_dynamic(&a.expr, scope);
-            let names = match a.names.len() {
-                0 => vec![self.derived_name(&a.expr)],
-                _ => a.names.iter().map(|n| n.name.clone()).collect(),
-            };
-            if names.len() > 1 {
-                return Err(unsupported(
-                    a.expr.span,
-                    "assigning one expression to several columns",
-                ));
-            }
-            let name = names.into_iter().next().expect("one name");
+            let several = self.several_outputs(a, scope, e)?;
             if only_listed {
-                outputs.push((name, e, is_dyn));
+                outputs.extend(several);
             } else {
-                current = self.apply_extend(current, vec![(name, e, is_dyn)], a.expr.span)?;
+                current = self.apply_extend(current, several, a.expr.span)?;
             }
         }
         if !only_listed {
@@ -414,6 +422,66 @@ impl Lowerer<'_> {
         };
         check_unique(&out, span)?;
         Ok(out)
+    }
+
+    /// The columns one assignment makes: usually one, but a function with several
+    /// results (`series_fit_line`, `series_decompose_anomalies`, …) gives a column per
+    /// result, named by the assignment's `(a, b, c)` list or else after the function,
+    /// its argument and the result (`series_fit_line_x_slope`).
+    fn several_outputs(&mut self, a: &Assignment, scope: &Rel, e: Expr) -> R<Vec<Output>> {
+        let is_dyn = self.is_dynamic(&a.expr, scope);
+        let results = match &a.expr.kind {
+            ExprKind::Call { name, args } => udf::series::outputs(&name.name)
+                .map(|r| (name.name.clone(), args.first().cloned(), r)),
+            _ => None,
+        };
+        match (a.names.len(), results) {
+            (0, None) => Ok(vec![(self.derived_name(&a.expr), e, is_dyn)]),
+            (1, _) => Ok(vec![(a.names[0].name.clone(), e, is_dyn)]),
+            (_, None) => Err(unsupported(
+                a.expr.span,
+                "assigning one expression to several columns",
+            )),
+            (count, Some((function, arg, results))) => {
+                if count > results.len() {
+                    return Err(KqlError::new(
+                        ErrorKind::Type,
+                        a.expr.span,
+                        format!(
+                            "`{function}` has {} results, not {count}",
+                            results.len()
+                        ),
+                    ));
+                }
+                let arg_name = arg
+                    .and_then(|x| self.column_like_name(&x))
+                    .unwrap_or_default();
+                Ok(results
+                    .iter()
+                    .enumerate()
+                    .take(if count == 0 { results.len() } else { count })
+                    .map(|(i, r)| {
+                        let name = match a.names.get(i) {
+                            Some(n) => n.name.clone(),
+                            None => format!("{function}_{arg_name}_{r}"),
+                        };
+                        let part = udf::call("kql_dyn_get", vec![e.clone(), lit(*r)]);
+                        // Counts and indexes are numbers; the rest are series.
+                        let scalar = matches!(
+                            *r,
+                            "min" | "min_idx" | "max" | "max_idx" | "avg" | "stdev" | "variance"
+                                | "rsquare" | "slope" | "rvariance" | "interception"
+                        );
+                        let part = if scalar {
+                            datafusion::logical_expr::try_cast(part, DataType::Float64)
+                        } else {
+                            part
+                        };
+                        (name, part, !scalar)
+                    })
+                    .collect())
+            }
+        }
     }
 
     fn apply_extend(&mut self, rel: Rel, new: Vec<(String, Expr, bool)>, span: Span) -> R<Rel> {

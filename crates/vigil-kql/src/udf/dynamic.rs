@@ -81,7 +81,7 @@ pub(crate) fn to_text(value: &Value) -> Option<String> {
 
 /// The value at `row` of an argument: dynamic text is read back, other types become the
 /// JSON value they stand for.
-fn value_at(array: &ArrayRef, row: usize) -> Value {
+pub(crate) fn value_at(array: &ArrayRef, row: usize) -> Value {
     if array.is_null(row) {
         return Value::Null;
     }
@@ -136,7 +136,7 @@ fn scalar_json(value: &ScalarValue, dynamic_text: bool) -> Value {
     }
 }
 
-fn texts_out(values: impl Iterator<Item = Option<String>>) -> ArrayRef {
+pub(crate) fn texts_out(values: impl Iterator<Item = Option<String>>) -> ArrayRef {
     Arc::new(values.collect::<StringArray>())
 }
 
@@ -277,7 +277,7 @@ fn array_indexes(args: &[ArrayRef], _rows: usize) -> DfResult<ArrayRef> {
     Ok(Arc::new(builder.finish()))
 }
 
-fn json_out(rows: usize, f: impl FnMut(usize) -> Value) -> ArrayRef {
+pub(crate) fn json_out(rows: usize, f: impl FnMut(usize) -> Value) -> ArrayRef {
     texts_out((0..rows).map(f).map(|v| Some(v.to_string())))
 }
 
@@ -338,7 +338,7 @@ fn bag_merge(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
 }
 
 /// The items of a list argument at `row` (a `make_list`-style aggregate's result).
-fn list_items(list: &ListArray, row: usize, dynamic_text: bool) -> Vec<Value> {
+pub(crate) fn list_items(list: &ListArray, row: usize, dynamic_text: bool) -> Vec<Value> {
     if list.is_null(row) {
         return Vec::new();
     }
@@ -351,7 +351,7 @@ fn list_items(list: &ListArray, row: usize, dynamic_text: bool) -> Vec<Value> {
         .collect()
 }
 
-fn as_list(array: &ArrayRef) -> DfResult<ListArray> {
+pub(crate) fn as_list(array: &ArrayRef) -> DfResult<ListArray> {
     array
         .as_list_opt::<i32>()
         .cloned()

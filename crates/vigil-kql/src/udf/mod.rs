@@ -7,6 +7,7 @@
 
 pub(crate) mod dynamic;
 pub(crate) mod net;
+pub(crate) mod series;
 pub(crate) mod strings;
 pub(crate) mod time;
 
@@ -96,6 +97,7 @@ fn registry() -> &'static HashMap<&'static str, Arc<ScalarUDF>> {
             .chain(dynamic::FUNCTIONS)
             .chain(time::FUNCTIONS)
             .chain(net::FUNCTIONS)
+            .chain(series::FUNCTIONS)
         {
             add(name, returns(), *eval, false);
         }
