@@ -150,6 +150,39 @@ impl Engine {
         })
     }
 
+    /// Runs a plan while another is being built (for plugins whose output columns
+    /// depend on the data). It runs on a thread of its own with its own runtime, so it
+    /// works whether or not the caller is inside an async runtime.
+    pub(crate) fn probe(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>, KqlError> {
+        let ctx = self.ctx.clone();
+        let run = move || -> Result<Vec<RecordBatch>, KqlError> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| {
+                    KqlError::new(
+                        ErrorKind::Execution,
+                        Span::default(),
+                        format!("could not start a runtime to read the data: {e}"),
+                    )
+                })?;
+            runtime.block_on(async {
+                let df = ctx
+                    .execute_logical_plan(plan)
+                    .await
+                    .map_err(|e| execution_error(&e))?;
+                df.collect().await.map_err(|e| execution_error(&e))
+            })
+        };
+        std::thread::scope(|scope| scope.spawn(run).join()).unwrap_or_else(|_| {
+            Err(KqlError::new(
+                ErrorKind::Execution,
+                Span::default(),
+                "reading the data for the plan failed unexpectedly",
+            ))
+        })
+    }
+
     /// Runs a planned query to completion.
     pub async fn execute(&self, planned: &Planned) -> Result<Vec<RecordBatch>, KqlError> {
         if let Some(err) = &planned.deferred {

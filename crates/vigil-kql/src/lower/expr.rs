@@ -241,6 +241,9 @@ impl Lowerer<'_> {
             }
             None => {}
         }
+        if self.open_columns {
+            return Ok(lit(ScalarValue::Utf8(None)));
+        }
         let mut candidates = rel.names();
         candidates.extend(self.bound_names());
         let message = match closest(name, candidates.iter().map(String::as_str)) {

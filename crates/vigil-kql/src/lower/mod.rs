@@ -8,6 +8,7 @@
 
 mod aggregate;
 mod call;
+mod evaluate;
 mod expr;
 mod join;
 mod ops;
@@ -120,6 +121,9 @@ pub(crate) struct Lowerer<'a> {
     pub(crate) windowing: bool,
     /// Numbering of unnamed columns (`Column1`, …).
     pub(crate) unnamed: usize,
+    /// Set when a plugin whose columns come from the data (`bag_unpack`, `pivot`) saw
+    /// no rows: names it would have made read as empty values from then on.
+    pub(crate) open_columns: bool,
 }
 
 impl<'a> Lowerer<'a> {
@@ -134,6 +138,7 @@ impl<'a> Lowerer<'a> {
             aggregating: false,
             windowing: false,
             unnamed: 0,
+            open_columns: false,
         }
     }
 

@@ -272,10 +272,7 @@ impl Lowerer<'_> {
             }
             Operator::GetSchema { span } => self.getschema(&rel, *span),
             Operator::Search(s) => self.search(Some(rel), s),
-            Operator::Evaluate(e) => Err(unsupported(
-                e.span,
-                &format!("`evaluate {}`", e.plugin.name),
-            )),
+            Operator::Evaluate(e) => self.evaluate(e, rel),
             Operator::MvApply { span, .. } => Err(unsupported(*span, "`mv-apply`")),
             Operator::ParseKv { span, .. } => Err(unsupported(*span, "`parse-kv`")),
             Operator::MakeSeries {
