@@ -17,6 +17,7 @@ use crate::udf;
 
 /// Every scalar function name Vigil knows (for suggestions and `--check`).
 pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
+    "parse_xml",
     "array_sum",
     "series_stats_dynamic",
     "series_stats",
@@ -1018,6 +1019,10 @@ impl Lowerer<'_> {
                 udf::call("kql_strcat_array", vec![arr, self.text_arg(args, 1, rel)?])
             }
             // ----- series -----
+            "parse_xml" => {
+                arity(1, 1)?;
+                udf::call("kql_parse_xml", vec![self.text_arg(args, 0, rel)?])
+            }
             "array_sum" => {
                 arity(1, 1)?;
                 udf::call("kql_array_sum", vec![self.dynamic_text(&args[0], rel)?])
@@ -1058,7 +1063,6 @@ impl Lowerer<'_> {
 
     fn unknown_function(&self, name: &str, span: Span, args: &[ast::Expr]) -> KqlError {
         const LATER: &[&str] = &[
-            "parse_xml",
             "parse_csv",
             "parse_path",
             "parse_command_line",

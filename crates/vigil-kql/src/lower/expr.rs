@@ -76,6 +76,7 @@ const DYNAMIC_FUNCTIONS: &[&str] = &[
     "array_reverse",
     "dynamic",
     "todynamic",
+    "parse_xml",
     "series_stats_dynamic",
     "series_stats",
     "series_fit_line",

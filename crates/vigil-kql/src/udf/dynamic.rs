@@ -48,6 +48,7 @@ pub(crate) const FUNCTIONS: &[Entry] = &[
     ("kql_list_json", || DataType::Utf8, list_json),
     ("kql_percentile_list", || DataType::Float64, percentile_list),
     ("kql_dyn_typeof", || DataType::Utf8, dyn_typeof),
+    ("kql_parse_xml", || DataType::Utf8, parse_xml),
 ];
 
 fn items_type() -> DataType {
@@ -596,4 +597,59 @@ fn dyn_typeof(args: &[ArrayRef], _rows: usize) -> DfResult<ArrayRef> {
         };
         Some(name.to_string())
     })))
+}
+
+/// `parse_xml(text)`: XML as a dynamic bag. An element becomes a property named after
+/// it; its attributes are `@name` properties, its text is `#text` when it also has
+/// attributes or child elements (else the element is just its text), and repeated
+/// child elements become an array. Text that is not well-formed XML gives null.
+fn parse_xml(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
+    let texts = strings(&args[0])?;
+    Ok(texts_out((0..rows).map(|i| {
+        let doc = roxmltree::Document::parse(text_at(&texts, i)?).ok()?;
+        let root = doc.root_element();
+        let mut bag = Map::new();
+        bag.insert(root.tag_name().name().to_string(), xml_element(root));
+        to_text(&Value::Object(bag))
+    })))
+}
+
+fn xml_element(node: roxmltree::Node<'_, '_>) -> Value {
+    let mut bag = Map::new();
+    for a in node.attributes() {
+        bag.insert(format!("@{}", a.name()), Value::String(a.value().to_string()));
+    }
+    let mut text = String::new();
+    for child in node.children() {
+        if child.is_element() {
+            let name = child.tag_name().name().to_string();
+            let value = xml_element(child);
+            match bag.get_mut(&name) {
+                // An element's own value is never an array, so an array here is the
+                // earlier repeats of this name.
+                Some(Value::Array(items)) => items.push(value),
+                Some(existing) => {
+                    let first = existing.take();
+                    *existing = Value::Array(vec![first, value]);
+                }
+                None => {
+                    bag.insert(name, value);
+                }
+            }
+        } else if let Some(t) = child.text() {
+            text.push_str(t);
+        }
+    }
+    let text = text.trim();
+    if bag.is_empty() {
+        return if text.is_empty() {
+            Value::Null
+        } else {
+            Value::String(text.to_string())
+        };
+    }
+    if !text.is_empty() {
+        bag.insert("#text".to_string(), Value::String(text.to_string()));
+    }
+    Value::Object(bag)
 }
