@@ -274,7 +274,12 @@ impl Lowerer<'_> {
             Operator::Search(s) => self.search(Some(rel), s),
             Operator::Evaluate(e) => self.evaluate(e, rel),
             Operator::MvApply { span, .. } => Err(unsupported(*span, "`mv-apply`")),
-            Operator::ParseKv { span, .. } => Err(unsupported(*span, "`parse-kv`")),
+            Operator::ParseKv {
+                source,
+                columns,
+                props,
+                span,
+            } => self.parse_kv(rel, source, columns, props, *span),
             Operator::MakeSeries {
                 aggregates,
                 axis,
@@ -479,6 +484,64 @@ impl Lowerer<'_> {
                     .collect())
             }
         }
+    }
+
+    /// `parse-kv s as (k:type, …) with (pair_delimiter=…, kv_delimiter=…, quote=…)`:
+    /// a column per listed key, from text of `key=value` pairs. Keys and values are
+    /// trimmed; the first value of a repeated key wins; a key that is not there gives
+    /// an empty string or a null of its type.
+    fn parse_kv(
+        &mut self,
+        rel: Rel,
+        source: &ast::Expr,
+        columns: &[ast::ColumnDecl],
+        props: &[ast::Property],
+        span: Span,
+    ) -> R<Rel> {
+        let text_prop = |name: &str| -> R<Option<String>> {
+            match props.iter().find(|p| p.name == name) {
+                None => Ok(None),
+                Some(p) => match &p.value.kind {
+                    ExprKind::Str(s) => Ok(Some(s.clone())),
+                    ExprKind::Bool(b) => Ok(Some(b.to_string())),
+                    ExprKind::Name(n) => Ok(Some(n.clone())),
+                    _ => Err(KqlError::new(
+                        ErrorKind::Type,
+                        p.value.span,
+                        format!("`{name}` of `parse-kv` must be a string literal"),
+                    )),
+                },
+            }
+        };
+        if props.iter().any(|p| p.name == "regex") {
+            return Err(unsupported(span, "`parse-kv … with (regex=…)`"));
+        }
+        let pair = text_prop("pair_delimiter")?.unwrap_or_else(|| " ".to_string());
+        let kv = text_prop("kv_delimiter")?.unwrap_or_else(|| "=".to_string());
+        let quote = text_prop("quote")?.unwrap_or_default();
+        let text = self.scalar(source, &rel)?;
+        let text = self.as_text(text, &rel);
+        let bag = udf::call(
+            "kql_parse_kv",
+            vec![text, lit(pair), lit(kv), lit(quote)],
+        );
+        let mut new = Vec::new();
+        for c in columns {
+            let ty = super::kql_type(&c.ty, c.name.span)?;
+            let value = udf::call("kql_dyn_get", vec![bag.clone(), lit(c.name.name.as_str())]);
+            let value = match ty {
+                vigil_schema::KqlType::String => {
+                    datafusion::functions::core::expr_fn::coalesce(vec![value, lit("")])
+                }
+                _ => self.convert_to(value, ty, c.name.span)?,
+            };
+            new.push((
+                c.name.name.clone(),
+                value,
+                ty == vigil_schema::KqlType::Dynamic,
+            ));
+        }
+        self.apply_extend(rel, new, span)
     }
 
     fn apply_extend(&mut self, rel: Rel, new: Vec<(String, Expr, bool)>, span: Span) -> R<Rel> {

@@ -49,6 +49,7 @@ pub(crate) const FUNCTIONS: &[Entry] = &[
     ("kql_percentile_list", || DataType::Float64, percentile_list),
     ("kql_dyn_typeof", || DataType::Utf8, dyn_typeof),
     ("kql_parse_xml", || DataType::Utf8, parse_xml),
+    ("kql_parse_kv", || DataType::Utf8, parse_kv),
 ];
 
 fn items_type() -> DataType {
@@ -652,4 +653,48 @@ fn xml_element(node: roxmltree::Node<'_, '_>) -> Value {
         bag.insert("#text".to_string(), Value::String(text.to_string()));
     }
     Value::Object(bag)
+}
+
+/// `kql_parse_kv(text, pair_delimiter, kv_delimiter, quotes)`: the `key=value` pairs
+/// of a text as a bag, keys and values trimmed, the first value of a key kept. A value
+/// may be wrapped in one of the quote characters, and then holds delimiters freely.
+fn parse_kv(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
+    let texts = strings(&args[0])?;
+    let [pairs, kvs, quotes] = [&args[1], &args[2], &args[3]].map(strings);
+    let (pairs, kvs, quotes) = (pairs?, kvs?, quotes?);
+    Ok(texts_out((0..rows).map(|i| {
+        let text = text_at(&texts, i)?;
+        let pair = text_at(&pairs, i).filter(|p| !p.is_empty()).unwrap_or(" ");
+        let kv = text_at(&kvs, i).filter(|k| !k.is_empty()).unwrap_or("=");
+        let quotes: Vec<char> = text_at(&quotes, i).unwrap_or("").chars().collect();
+        let mut bag = Map::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            let Some(eq) = rest.find(kv) else { break };
+            let key = rest[..eq].trim();
+            let after = rest[eq + kv.len()..].trim_start();
+            let (value, next) = match after.chars().next() {
+                Some(q) if quotes.contains(&q) => {
+                    let body = &after[q.len_utf8()..];
+                    match body.find(q) {
+                        Some(end) => {
+                            let tail = &body[end + q.len_utf8()..];
+                            let next = tail.find(pair).map_or("", |p| &tail[p + pair.len()..]);
+                            (&body[..end], next)
+                        }
+                        None => (body, ""),
+                    }
+                }
+                _ => match after.find(pair) {
+                    Some(p) => (after[..p].trim(), &after[p + pair.len()..]),
+                    None => (after.trim(), ""),
+                },
+            };
+            if !key.is_empty() && !bag.contains_key(key) {
+                bag.insert(key.to_string(), Value::String(value.to_string()));
+            }
+            rest = next;
+        }
+        to_text(&Value::Object(bag))
+    })))
 }
