@@ -269,7 +269,12 @@ impl Lexer<'_> {
             }
             if b == b'\\' && !verbatim {
                 self.pos += 1;
-                let esc = self.text[self.pos..].chars().next().unwrap_or('\\');
+                let Some(esc) = self.text[self.pos..].chars().next() else {
+                    return Err(KqlError::syntax(
+                        Span::new(start, self.pos),
+                        "this string is never closed",
+                    ));
+                };
                 self.pos += esc.len_utf8();
                 match esc {
                     'n' => out.push('\n'),
