@@ -7,6 +7,7 @@
 //! functions, `aggregate.rs` the aggregates of `summarize`, `join.rs` joins and lookups.
 
 mod aggregate;
+mod apply;
 mod call;
 mod evaluate;
 mod expr;

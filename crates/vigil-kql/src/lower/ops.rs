@@ -273,7 +273,12 @@ impl Lowerer<'_> {
             Operator::GetSchema { span } => self.getschema(&rel, *span),
             Operator::Search(s) => self.search(Some(rel), s),
             Operator::Evaluate(e) => self.evaluate(e, rel),
-            Operator::MvApply { span, .. } => Err(unsupported(*span, "`mv-apply`")),
+            Operator::MvApply {
+                props,
+                columns,
+                subquery,
+                span,
+            } => self.mv_apply(rel, props, columns, subquery, *span),
             Operator::ParseKv {
                 source,
                 columns,
@@ -300,7 +305,7 @@ impl Lowerer<'_> {
                 };
                 self.make_series(rel, &series)
             }
-            Operator::TopNested { span, .. } => Err(unsupported(*span, "`top-nested`")),
+            Operator::TopNested { levels, span } => self.top_nested(rel, levels, *span),
             Operator::Facet { span, .. } => Err(unsupported(*span, "`facet`")),
             Operator::Fork { span, .. } => Err(unsupported(*span, "`fork`")),
             Operator::Partition { span, .. } => Err(unsupported(*span, "`partition`")),
@@ -614,7 +619,7 @@ impl Lowerer<'_> {
         ))
     }
 
-    fn sort_keys(
+    pub(crate) fn sort_keys(
         &mut self,
         keys: &[SortKey],
         rel: &Rel,
@@ -629,7 +634,7 @@ impl Lowerer<'_> {
             .collect()
     }
 
-    fn count_arg(&mut self, count: &ast::Expr, span: Span) -> R<usize> {
+    pub(crate) fn count_arg(&mut self, count: &ast::Expr, span: Span) -> R<usize> {
         let unit = Rel::unit();
         match self.scalar(count, &unit)? {
             Expr::Literal(v, _) => {
@@ -845,7 +850,7 @@ impl Lowerer<'_> {
 
     /// `mv-expand`: a row per element of a dynamic array (or property of a bag); several
     /// columns expand side by side.
-    fn mv_expand(
+    pub(crate) fn mv_expand(
         &mut self,
         rel: Rel,
         columns: &[(Assignment, Option<String>)],

@@ -693,6 +693,10 @@ impl Parser<'_> {
     fn top_nested(&mut self, start: Span) -> Result<Operator, KqlError> {
         let mut levels = Vec::new();
         loop {
+            // Levels after the first repeat the operator's name: `…, top-nested 3 of B …`.
+            if !levels.is_empty() {
+                self.eat_word("top-nested");
+            }
             let count = if self.is_word("of") {
                 None
             } else {

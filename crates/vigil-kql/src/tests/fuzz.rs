@@ -51,8 +51,16 @@ where
 /// back with a value or an error, within a time linear-ish in the input's length.
 fn front_end(engine: &Engine, query: &str) -> Result<(), TestCaseError> {
     let started = Instant::now();
-    let _ = engine.plan(query);
+    let planned = engine.plan(query);
     let took = started.elapsed();
+    // A panic while probing data (for `bag_unpack`, `pivot`) comes back as this error.
+    if let Err(e) = &planned {
+        prop_assert!(
+            !e.message.contains("unexpectedly"),
+            "planning panicked: {}",
+            e.message
+        );
+    }
     // Generous: a debug build plans a 10 KB query in well under a millisecond per
     // hundred bytes; anything slower is a blow-up, not noise.
     let allowed = Duration::from_millis(500 + query.len() as u64 / 10);

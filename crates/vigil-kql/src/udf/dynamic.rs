@@ -246,7 +246,7 @@ fn array_items(args: &[ArrayRef], _rows: usize) -> DfResult<ArrayRef> {
     let texts = strings(&args[0])?;
     let pairs = args
         .get(1)
-        .and_then(|a| a.as_boolean_opt().map(|b| b.value(0)))
+        .and_then(|a| a.as_boolean_opt().filter(|b| !b.is_empty()).map(|b| b.value(0)))
         .unwrap_or(false);
     let mut builder = ListBuilder::new(StringBuilder::new());
     for t in texts.iter() {
@@ -378,7 +378,7 @@ fn list_json(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
     let list = as_list(&args[0])?;
     let dynamic = args
         .get(1)
-        .and_then(|a| a.as_boolean_opt().map(|b| b.value(0)))
+        .and_then(|a| a.as_boolean_opt().filter(|b| !b.is_empty()).map(|b| b.value(0)))
         .unwrap_or(false);
     let cap = args.get(2).map(longs).transpose()?;
     Ok(texts_out((0..rows).map(|i| {
