@@ -303,11 +303,23 @@ impl Lowerer<'_> {
         let mut groups = Vec::new();
         let mut names: Vec<String> = Vec::new();
         let mut dynamic = HashSet::new();
+        // A name already taken gets a number, as Kusto does: `set_X`, `set_X1`, …
+        let mut used: HashSet<String> = HashSet::new();
+        let mut unique = |name: String| -> String {
+            let mut candidate = name.clone();
+            let mut n = 1;
+            while !used.insert(candidate.clone()) {
+                candidate = format!("{name}{n}");
+                n += 1;
+            }
+            candidate
+        };
         for b in by {
             let name = match b.names.first() {
                 Some(n) => n.name.clone(),
                 None => self.derived_name(&b.expr),
             };
+            let name = unique(name);
             let e = self.scalar(&b.expr, &rel)?;
             if self.is_dynamic(&b.expr, &rel) {
                 dynamic.insert(name.clone());
@@ -324,6 +336,11 @@ impl Lowerer<'_> {
         let mut aggs: Vec<Expr> = Vec::new();
         let mut finals = Vec::new();
         for (name, e) in outputs {
+            let renamed = unique(name.clone());
+            if renamed != name && dynamic.contains(&name) {
+                dynamic.insert(renamed.clone());
+            }
+            let name = renamed;
             let rewritten = e
                 .transform_up(|node| {
                     if let Expr::AggregateFunction(_) = &node {

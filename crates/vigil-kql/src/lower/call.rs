@@ -868,6 +868,12 @@ impl Lowerer<'_> {
                     other => other,
                 };
                 let x = self.arg(args, 0, rel)?;
+                let ty = expr_type(&x, rel);
+                if name == "abs" && matches!(ty, DataType::Duration(_)) {
+                    // A timespan's magnitude, in its own type.
+                    let ns = df(self, "abs", vec![cast(x, DataType::Int64)])?;
+                    return Ok(cast(ns, ty));
+                }
                 let x = if name == "abs" {
                     x
                 } else {
