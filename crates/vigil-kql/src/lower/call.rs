@@ -17,6 +17,20 @@ use crate::udf;
 
 /// Every scalar function name Vigil knows (for suggestions and `--check`).
 pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
+    "strcmp",
+    "make_timespan",
+    "pack_all",
+    "indexof_regex",
+    "isascii",
+    "parse_path",
+    "parse_command_line",
+    "parse_urlquery",
+    "base64_decode_toarray",
+    "range",
+    "repeat",
+    "zip",
+    "bag_has_key",
+    "bag_remove_keys",
     "parse_xml",
     "array_sum",
     "series_stats_dynamic",
@@ -520,6 +534,14 @@ impl Lowerer<'_> {
                     a.push(cast(self.arg(args, 2, rel)?, DataType::Int64));
                 }
                 df(self, "substr", a)?
+            }
+            "indexof" if n > 2 => {
+                arity(3, 5)?;
+                let mut a = vec![self.text_arg(args, 0, rel)?, self.text_arg(args, 1, rel)?];
+                for i in 2..n {
+                    a.push(cast(self.arg(args, i, rel)?, DataType::Int64));
+                }
+                udf::call("kql_indexof", a)
             }
             "indexof" => {
                 arity(2, 2)?;
@@ -1025,6 +1047,87 @@ impl Lowerer<'_> {
                 udf::call("kql_strcat_array", vec![arr, self.text_arg(args, 1, rel)?])
             }
             // ----- series -----
+            "strcmp" => {
+                arity(2, 2)?;
+                let (a, b) = (self.text_arg(args, 0, rel)?, self.text_arg(args, 1, rel)?);
+                when(a.clone().lt(b.clone()), lit(-1_i64))
+                    .when(a.gt(b), lit(1_i64))
+                    .otherwise(lit(0_i64))
+                    .map_err(|e| super::df_error(span, e))?
+            }
+            "make_timespan" => {
+                arity(2, 4)?;
+                // (hours, minutes [, seconds]) or (days, hours, minutes, seconds).
+                const UNITS3: [i64; 3] = [3_600_000_000_000, 60_000_000_000, 1_000_000_000];
+                const UNITS4: [i64; 4] =
+                    [86_400_000_000_000, 3_600_000_000_000, 60_000_000_000, 1_000_000_000];
+                let units: &[i64] = if n == 4 { &UNITS4 } else { &UNITS3 };
+                let mut total = lit(0_i64);
+                for (i, unit) in units.iter().enumerate().take(n) {
+                    let part = cast(self.arg(args, i, rel)?, DataType::Float64) * lit(*unit as f64);
+                    total = total + cast(part, DataType::Int64);
+                }
+                cast(total, super::expr::duration())
+            }
+            "pack_all" => {
+                arity(0, 1)?;
+                let mut a = Vec::new();
+                for name in rel.names().into_iter().filter(|n| !n.starts_with("__")) {
+                    let column = ast::Expr {
+                        kind: ExprKind::Name(name.clone()),
+                        span,
+                    };
+                    a.push(lit(name));
+                    a.push(self.json_value(&column, rel)?);
+                }
+                if a.is_empty() {
+                    lit("{}")
+                } else {
+                    udf::call("kql_pack", a)
+                }
+            }
+            "indexof_regex" => {
+                arity(2, 2)?;
+                let a = vec![self.text_arg(args, 0, rel)?, self.text_arg(args, 1, rel)?];
+                udf::call("kql_indexof_regex", a)
+            }
+            "isascii" | "parse_path" | "parse_command_line" | "parse_urlquery"
+            | "base64_decode_toarray" => {
+                arity(1, 2)?;
+                udf::call(&format!("kql_{name}"), vec![self.text_arg(args, 0, rel)?])
+            }
+            "range" => {
+                arity(2, 3)?;
+                let a = (0..n)
+                    .map(|i| self.arg(args, i, rel))
+                    .collect::<R<Vec<_>>>()?;
+                udf::call("kql_range_array", a)
+            }
+            "repeat" => {
+                arity(2, 2)?;
+                let v = self.json_value(&args[0], rel)?;
+                udf::call("kql_repeat", vec![v, cast(self.arg(args, 1, rel)?, DataType::Int64)])
+            }
+            "zip" => {
+                let a = args
+                    .iter()
+                    .map(|x| self.dynamic_text(x, rel))
+                    .collect::<R<Vec<_>>>()?;
+                if a.is_empty() {
+                    return Err(KqlError::new(ErrorKind::Type, span, "`zip` needs arrays"));
+                }
+                udf::call("kql_zip", a)
+            }
+            "bag_has_key" | "bag_remove_keys" => {
+                arity(2, 2)?;
+                let bag = self.dynamic_text(&args[0], rel)?;
+                let second = if name == "bag_has_key" {
+                    self.text_arg(args, 1, rel)?
+                } else {
+                    self.dynamic_text(&args[1], rel)?
+                };
+                udf::call(&format!("kql_{name}"), vec![bag, second])
+            }
             "parse_xml" => {
                 arity(1, 1)?;
                 udf::call("kql_parse_xml", vec![self.text_arg(args, 0, rel)?])
@@ -1070,11 +1173,8 @@ impl Lowerer<'_> {
     fn unknown_function(&self, name: &str, span: Span, args: &[ast::Expr]) -> KqlError {
         const LATER: &[&str] = &[
             "parse_csv",
-            "parse_path",
-            "parse_command_line",
             "parse_user_agent",
             "parse_version",
-            "zip",
             "series_fir",
             "series_iir",
             "row_window_session",
@@ -1082,22 +1182,15 @@ impl Lowerer<'_> {
             "hash",
             "format_bytes",
             "format_timespan",
-            "make_timespan",
             "ipv4_lookup",
             "geo_info_from_ip_address",
-            "bag_remove_keys",
             "ipv6_compare",
             "ipv6_is_match",
             "parse_ipv6",
             "has_any_ipv4",
             "has_ipv4_prefix",
             "has_any_ipv4_prefix",
-            "indexof_regex",
-            "isascii",
             "estimate_data_size",
-            "pack_all",
-            "parse_urlquery",
-            "base64_decode_toarray",
             "base64_encode_fromarray",
             "hash_combine",
             "datetime_utc_to_local",

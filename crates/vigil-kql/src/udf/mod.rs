@@ -7,6 +7,7 @@
 
 pub(crate) mod dynamic;
 pub(crate) mod net;
+pub(crate) mod parsing;
 pub(crate) mod series;
 pub(crate) mod strings;
 pub(crate) mod time;
@@ -98,6 +99,7 @@ fn registry() -> &'static HashMap<&'static str, Arc<ScalarUDF>> {
             .chain(time::FUNCTIONS)
             .chain(net::FUNCTIONS)
             .chain(series::FUNCTIONS)
+            .chain(parsing::FUNCTIONS)
         {
             add(name, returns(), *eval, false);
         }
