@@ -65,14 +65,46 @@ impl Table {
         if source == TableSource::Sentinel {
             // Every Log Analytics table has these; queries join and filter on them.
             for (standard, ty, what) in [
-                ("TenantId", KqlType::String, "Workspace (tenant) the record belongs to"),
-                ("Type", KqlType::String, "Name of the table the record is in"),
-                ("_ItemId", KqlType::String, "Unique identifier of the record"),
-                ("_ResourceId", KqlType::String, "Azure resource the record is about"),
-                ("_SubscriptionId", KqlType::String, "Azure subscription of that resource"),
-                ("_TimeReceived", KqlType::DateTime, "When the workspace received the record"),
-                ("_IsBillable", KqlType::String, "Whether ingesting the record is billed"),
-                ("_BilledSize", KqlType::Real, "Billed size of the record in bytes"),
+                (
+                    "TenantId",
+                    KqlType::String,
+                    "Workspace (tenant) the record belongs to",
+                ),
+                (
+                    "Type",
+                    KqlType::String,
+                    "Name of the table the record is in",
+                ),
+                (
+                    "_ItemId",
+                    KqlType::String,
+                    "Unique identifier of the record",
+                ),
+                (
+                    "_ResourceId",
+                    KqlType::String,
+                    "Azure resource the record is about",
+                ),
+                (
+                    "_SubscriptionId",
+                    KqlType::String,
+                    "Azure subscription of that resource",
+                ),
+                (
+                    "_TimeReceived",
+                    KqlType::DateTime,
+                    "When the workspace received the record",
+                ),
+                (
+                    "_IsBillable",
+                    KqlType::String,
+                    "Whether ingesting the record is billed",
+                ),
+                (
+                    "_BilledSize",
+                    KqlType::Real,
+                    "Billed size of the record in bytes",
+                ),
             ] {
                 if !columns.iter().any(|c| c.name == standard) {
                     columns.push(Column {

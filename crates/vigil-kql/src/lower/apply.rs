@@ -62,11 +62,7 @@ impl Lowerer<'_> {
             plan,
             dynamic: ranked.dynamic,
         };
-        let names: Vec<String> = filtered
-            .names()
-            .into_iter()
-            .filter(|n| n != RANK)
-            .collect();
+        let names: Vec<String> = filtered.names().into_iter().filter(|n| n != RANK).collect();
         let exprs = names.iter().map(|n| column(n)).collect();
         Ok(Rel {
             plan: project(filtered.plan, exprs, span)?,
@@ -86,8 +82,7 @@ impl Lowerer<'_> {
         subquery: &Pipeline,
         span: Span,
     ) -> R<Rel> {
-        if !matches!(&subquery.source, ast::Source::Expr(e) if matches!(e.kind, ExprKind::Star))
-        {
+        if !matches!(&subquery.source, ast::Source::Expr(e) if matches!(e.kind, ExprKind::Star)) {
             return Err(KqlError::new(
                 ErrorKind::Type,
                 subquery.span,
@@ -128,7 +123,10 @@ impl Lowerer<'_> {
             .join(
                 current.plan.clone(),
                 JoinType::Inner,
-                (vec![Column::from_name("__mvrow_l")], vec![Column::from_name(ROW)]),
+                (
+                    vec![Column::from_name("__mvrow_l")],
+                    vec![Column::from_name(ROW)],
+                ),
                 None,
             )
             .and_then(|b| b.build())
@@ -163,7 +161,10 @@ impl Lowerer<'_> {
         };
         match op {
             Operator::Summarize {
-                aggregates, by, span, ..
+                aggregates,
+                by,
+                span,
+                ..
             } => {
                 let mut keys = vec![key];
                 keys.extend(by.iter().cloned());
@@ -221,7 +222,8 @@ impl Lowerer<'_> {
                 names: level.by.names.clone(),
                 expr: level.by.expr.clone(),
             };
-            let summary = self.summarize(rel.clone(), std::slice::from_ref(&by), &level_keys, span)?;
+            let summary =
+                self.summarize(rel.clone(), std::slice::from_ref(&by), &level_keys, span)?;
             let names = summary.names();
             let agg_name = names.last().cloned().unwrap_or_default();
             let key_name = names[level_keys.len() - 1].clone();

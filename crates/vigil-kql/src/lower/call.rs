@@ -1059,8 +1059,12 @@ impl Lowerer<'_> {
                 arity(2, 4)?;
                 // (hours, minutes [, seconds]) or (days, hours, minutes, seconds).
                 const UNITS3: [i64; 3] = [3_600_000_000_000, 60_000_000_000, 1_000_000_000];
-                const UNITS4: [i64; 4] =
-                    [86_400_000_000_000, 3_600_000_000_000, 60_000_000_000, 1_000_000_000];
+                const UNITS4: [i64; 4] = [
+                    86_400_000_000_000,
+                    3_600_000_000_000,
+                    60_000_000_000,
+                    1_000_000_000,
+                ];
                 let units: &[i64] = if n == 4 { &UNITS4 } else { &UNITS3 };
                 let mut total = lit(0_i64);
                 for (i, unit) in units.iter().enumerate().take(n) {
@@ -1091,7 +1095,10 @@ impl Lowerer<'_> {
                 let a = vec![self.text_arg(args, 0, rel)?, self.text_arg(args, 1, rel)?];
                 udf::call("kql_indexof_regex", a)
             }
-            "isascii" | "parse_path" | "parse_command_line" | "parse_urlquery"
+            "isascii"
+            | "parse_path"
+            | "parse_command_line"
+            | "parse_urlquery"
             | "base64_decode_toarray" => {
                 arity(1, 2)?;
                 udf::call(&format!("kql_{name}"), vec![self.text_arg(args, 0, rel)?])
@@ -1106,7 +1113,10 @@ impl Lowerer<'_> {
             "repeat" => {
                 arity(2, 2)?;
                 let v = self.json_value(&args[0], rel)?;
-                udf::call("kql_repeat", vec![v, cast(self.arg(args, 1, rel)?, DataType::Int64)])
+                udf::call(
+                    "kql_repeat",
+                    vec![v, cast(self.arg(args, 1, rel)?, DataType::Int64)],
+                )
             }
             "zip" => {
                 let a = args
@@ -1136,8 +1146,12 @@ impl Lowerer<'_> {
                 arity(1, 1)?;
                 udf::call("kql_array_sum", vec![self.dynamic_text(&args[0], rel)?])
             }
-            "series_stats_dynamic" | "series_stats" | "series_fit_line"
-            | "series_fit_line_dynamic" | "series_decompose" | "series_decompose_anomalies"
+            "series_stats_dynamic"
+            | "series_stats"
+            | "series_fit_line"
+            | "series_fit_line_dynamic"
+            | "series_decompose"
+            | "series_decompose_anomalies"
             | "series_outliers" => {
                 arity(1, 8)?;
                 let mut a = vec![self.dynamic_text(&args[0], rel)?];

@@ -30,8 +30,15 @@ impl Lowerer<'_> {
     }
 
     /// Runs `plan` now and returns the strings of its only column.
-    fn probe_strings(&mut self, plan: datafusion::logical_expr::LogicalPlan, span: Span) -> R<Vec<String>> {
-        let batches = self.engine.probe(plan).map_err(|e| KqlError { span, ..e })?;
+    fn probe_strings(
+        &mut self,
+        plan: datafusion::logical_expr::LogicalPlan,
+        span: Span,
+    ) -> R<Vec<String>> {
+        let batches = self
+            .engine
+            .probe(plan)
+            .map_err(|e| KqlError { span, ..e })?;
         let mut out = Vec::new();
         for batch in &batches {
             let column = udf::strings(batch.column(0)).map_err(|e| df_error(span, e))?;
@@ -72,7 +79,10 @@ impl Lowerer<'_> {
                 Some(_) => Err(KqlError::new(
                     ErrorKind::Type,
                     e.args[i].span,
-                    format!("argument {} of `bag_unpack` must be a string literal", i + 1),
+                    format!(
+                        "argument {} of `bag_unpack` must be a string literal",
+                        i + 1
+                    ),
                 )),
             }
         };
@@ -90,7 +100,9 @@ impl Lowerer<'_> {
 
         // The property names present in the data.
         let keys_plan = LogicalPlanBuilder::from(rel.plan.clone())
-            .project(vec![udf::call("kql_bag_keys", vec![bag.clone()]).alias("k")])
+            .project(vec![
+                udf::call("kql_bag_keys", vec![bag.clone()]).alias("k"),
+            ])
             .and_then(|b| b.distinct())
             .and_then(|b| b.build())
             .map_err(|err| df_error(span, err))?;
@@ -104,11 +116,7 @@ impl Lowerer<'_> {
         let mut exprs = Vec::new();
         let mut dynamic = rel.dynamic.clone();
         dynamic.remove(bag_name);
-        let kept: Vec<String> = rel
-            .names()
-            .into_iter()
-            .filter(|n| n != bag_name)
-            .collect();
+        let kept: Vec<String> = rel.names().into_iter().filter(|n| n != bag_name).collect();
         let mut names: Vec<String> = kept.clone();
         let mut replaced = BTreeSet::new();
         let mut new_columns = Vec::new();

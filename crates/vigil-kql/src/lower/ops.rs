@@ -454,10 +454,7 @@ impl Lowerer<'_> {
                     return Err(KqlError::new(
                         ErrorKind::Type,
                         a.expr.span,
-                        format!(
-                            "`{function}` has {} results, not {count}",
-                            results.len()
-                        ),
+                        format!("`{function}` has {} results, not {count}", results.len()),
                     ));
                 }
                 let arg_name = arg
@@ -476,8 +473,17 @@ impl Lowerer<'_> {
                         // Counts and indexes are numbers; the rest are series.
                         let scalar = matches!(
                             *r,
-                            "min" | "min_idx" | "max" | "max_idx" | "avg" | "stdev" | "variance"
-                                | "rsquare" | "slope" | "rvariance" | "interception"
+                            "min"
+                                | "min_idx"
+                                | "max"
+                                | "max_idx"
+                                | "avg"
+                                | "stdev"
+                                | "variance"
+                                | "rsquare"
+                                | "slope"
+                                | "rvariance"
+                                | "interception"
                         );
                         let part = if scalar {
                             datafusion::logical_expr::try_cast(part, DataType::Float64)
@@ -526,10 +532,7 @@ impl Lowerer<'_> {
         let quote = text_prop("quote")?.unwrap_or_default();
         let text = self.scalar(source, &rel)?;
         let text = self.as_text(text, &rel);
-        let bag = udf::call(
-            "kql_parse_kv",
-            vec![text, lit(pair), lit(kv), lit(quote)],
-        );
+        let bag = udf::call("kql_parse_kv", vec![text, lit(pair), lit(kv), lit(quote)]);
         let mut new = Vec::new();
         for c in columns {
             let ty = super::kql_type(&c.ty, c.name.span)?;

@@ -105,16 +105,17 @@ impl Lowerer<'_> {
             .transpose()?;
         let given_to = s.to.map(|e| self.scalar(e, &unit).map(units)).transpose()?;
         let bounds = match (given_from, given_to) {
-            (Some(f), Some(t)) => project(
-                unit.plan.clone(),
-                vec![f.alias(FROM), t.alias(TO)],
-                span,
-            )?,
+            (Some(f), Some(t)) => {
+                project(unit.plan.clone(), vec![f.alias(FROM), t.alias(TO)], span)?
+            }
             (f, t) => {
                 let min = self.df_aggregate("min", column(AX), span)?;
                 let max = self.df_aggregate("max", column(AX), span)?;
                 let agg = LogicalPlanBuilder::from(with_axis.clone())
-                    .aggregate(Vec::<Expr>::new(), vec![min.alias("__mn"), max.alias("__mx")])
+                    .aggregate(
+                        Vec::<Expr>::new(),
+                        vec![min.alias("__mn"), max.alias("__mx")],
+                    )
                     .and_then(|b| b.build())
                     .map_err(|e| df_error(span, e))?;
                 let f = match f {
@@ -181,7 +182,10 @@ impl Lowerer<'_> {
         let mut groups: Vec<Expr> = group_names.iter().map(|n| column(n)).collect();
         groups.push(column(FROM));
         groups.push(column(TO));
-        let mut lists = vec![self.df_aggregate("array_agg", column(IDX), span)?.alias("__idxs")];
+        let mut lists = vec![
+            self.df_aggregate("array_agg", column(IDX), span)?
+                .alias("__idxs"),
+        ];
         for (i, n) in value_names.iter().enumerate() {
             lists.push(
                 self.df_aggregate("array_agg", column(n), span)?

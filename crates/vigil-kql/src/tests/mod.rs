@@ -1,2 +1,2 @@
-mod golden;
 mod fuzz;
+mod golden;

@@ -246,7 +246,11 @@ fn array_items(args: &[ArrayRef], _rows: usize) -> DfResult<ArrayRef> {
     let texts = strings(&args[0])?;
     let pairs = args
         .get(1)
-        .and_then(|a| a.as_boolean_opt().filter(|b| !b.is_empty()).map(|b| b.value(0)))
+        .and_then(|a| {
+            a.as_boolean_opt()
+                .filter(|b| !b.is_empty())
+                .map(|b| b.value(0))
+        })
         .unwrap_or(false);
     let mut builder = ListBuilder::new(StringBuilder::new());
     for t in texts.iter() {
@@ -378,7 +382,11 @@ fn list_json(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
     let list = as_list(&args[0])?;
     let dynamic = args
         .get(1)
-        .and_then(|a| a.as_boolean_opt().filter(|b| !b.is_empty()).map(|b| b.value(0)))
+        .and_then(|a| {
+            a.as_boolean_opt()
+                .filter(|b| !b.is_empty())
+                .map(|b| b.value(0))
+        })
         .unwrap_or(false);
     let cap = args.get(2).map(longs).transpose()?;
     Ok(texts_out((0..rows).map(|i| {
@@ -618,7 +626,10 @@ fn parse_xml(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
 fn xml_element(node: roxmltree::Node<'_, '_>) -> Value {
     let mut bag = Map::new();
     for a in node.attributes() {
-        bag.insert(format!("@{}", a.name()), Value::String(a.value().to_string()));
+        bag.insert(
+            format!("@{}", a.name()),
+            Value::String(a.value().to_string()),
+        );
     }
     let mut text = String::new();
     for child in node.children() {

@@ -17,14 +17,22 @@ pub(crate) const FUNCTIONS: &[Entry] = &[
     ("kql_indexof_regex", || DataType::Int64, indexof_regex),
     ("kql_isascii", || DataType::Boolean, isascii),
     ("kql_parse_path", || DataType::Utf8, parse_path),
-    ("kql_parse_command_line", || DataType::Utf8, parse_command_line),
+    (
+        "kql_parse_command_line",
+        || DataType::Utf8,
+        parse_command_line,
+    ),
     ("kql_parse_urlquery", || DataType::Utf8, parse_urlquery),
     ("kql_range_array", || DataType::Utf8, range_array),
     ("kql_repeat", || DataType::Utf8, repeat),
     ("kql_zip", || DataType::Utf8, zip),
     ("kql_bag_has_key", || DataType::Boolean, bag_has_key),
     ("kql_bag_remove_keys", || DataType::Utf8, bag_remove_keys),
-    ("kql_base64_decode_toarray", || DataType::Utf8, base64_decode_toarray),
+    (
+        "kql_base64_decode_toarray",
+        || DataType::Utf8,
+        base64_decode_toarray,
+    ),
 ];
 
 /// `indexof(text, lookup [, start [, length [, occurrence]]])`: the character position
@@ -88,7 +96,10 @@ fn indexof_regex(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
                 cached = Some((pattern.to_string(), regex::Regex::new(pattern).ok()));
             }
             let re = cached.as_ref()?.1.as_ref()?;
-            Some(re.find(text).map_or(-1, |m| text[..m.start()].chars().count() as i64))
+            Some(
+                re.find(text)
+                    .map_or(-1, |m| text[..m.start()].chars().count() as i64),
+            )
         })
         .collect();
     Ok(Arc::new(out))
@@ -393,9 +404,9 @@ mod tests {
             windows_arguments(r#"cmd.exe /c "echo hi" a\"b c:\dir\\"#),
             vec!["cmd.exe", "/c", "echo hi", "a\"b", "c:\\dir\\\\"]
         );
-        assert_eq!(windows_arguments(r#""C:\Program Files\x.exe" -e"#), vec![
-            "C:\\Program Files\\x.exe",
-            "-e"
-        ]);
+        assert_eq!(
+            windows_arguments(r#""C:\Program Files\x.exe" -e"#),
+            vec!["C:\\Program Files\\x.exe", "-e"]
+        );
     }
 }

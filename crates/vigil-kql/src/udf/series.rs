@@ -24,7 +24,11 @@ pub(crate) const FUNCTIONS: &[Entry] = &[
         series_decompose_anomalies,
     ),
     ("kql_series_outliers", || DataType::Utf8, series_outliers),
-    ("kql_series_elementwise", || DataType::Utf8, series_elementwise),
+    (
+        "kql_series_elementwise",
+        || DataType::Utf8,
+        series_elementwise,
+    ),
     ("kql_array_sum", || DataType::Float64, array_sum),
 ];
 
@@ -53,7 +57,9 @@ const MAX_BINS: i64 = 1 << 20;
 
 /// How many bins of `step` fit from `from` (inclusive) to `to` (exclusive).
 fn bin_count(from: f64, to: f64, step: f64) -> i64 {
-    if !(step > 0.0) || !(to > from) {
+    // NaN bounds fail these comparisons too.
+    let usable = step > 0.0 && to > from;
+    if !usable {
         return 0;
     }
     // Bins are whole multiples of the step; a tiny excess from rounding is not a bin.
@@ -91,10 +97,9 @@ fn series_fill(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
                 .as_i64()
                 .and_then(|p| usize::try_from(p).ok())
                 .and_then(|p| series.get_mut(p))
+                && !v.is_null()
             {
-                if !v.is_null() {
-                    *slot = v;
-                }
+                *slot = v;
             }
         }
         Value::Array(series)
@@ -118,7 +123,9 @@ fn series_axis(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
         let items = (0..n)
             .map(|k| {
                 if integral && !from_l.is_null(i) && !step_l.is_null(i) {
-                    let v = from_l.value(i).saturating_add(k.saturating_mul(step_l.value(i)));
+                    let v = from_l
+                        .value(i)
+                        .saturating_add(k.saturating_mul(step_l.value(i)));
                     match kind {
                         "datetime" => Value::String(super::time::format_time(v)),
                         "timespan" => Value::String(super::time::format_duration(v)),
@@ -351,7 +358,11 @@ fn decompose(ys: &[f64], seasonality: i64, trend: &str) -> Decomposition {
     } else {
         vec![0.0; n]
     };
-    let baseline: Vec<f64> = trend_line.iter().zip(&seasonal).map(|(t, s)| t + s).collect();
+    let baseline: Vec<f64> = trend_line
+        .iter()
+        .zip(&seasonal)
+        .map(|(t, s)| t + s)
+        .collect();
     let residual: Vec<f64> = ys.iter().zip(&baseline).map(|(y, b)| y - b).collect();
     Decomposition {
         baseline,
@@ -397,7 +408,11 @@ fn arg_real(args: &[ArrayRef], i: usize, row: usize, default: f64) -> DfResult<f
         return Ok(default);
     };
     let r = reals(a)?;
-    Ok(if r.is_null(row) { default } else { r.value(row) })
+    Ok(if r.is_null(row) {
+        default
+    } else {
+        r.value(row)
+    })
 }
 
 fn arg_text(args: &[ArrayRef], i: usize, row: usize, default: &str) -> DfResult<String> {

@@ -170,7 +170,7 @@ fn community_hunting_queries_parse_and_bind() {
         "parsed {parsed} of {of}: fewer than before\n{stdout}"
     );
     assert!(
-        bound >= 670,
+        bound >= 764,
         "bound {bound} of {of}: fewer than before\n{stdout}"
     );
     // Every failure names its query and the reason.
@@ -179,4 +179,16 @@ fn community_hunting_queries_parse_and_bind() {
         .filter(|l| l.contains(": bind: [KQL") || l.contains(": parse: [KQL"))
         .count();
     assert_eq!(failures as u64, of - bound);
+    // Queries over tables and workspace functions the catalog does not have (vendor
+    // tables, ASIM parsers, watchlists) cannot bind; of all the others, at least 90%
+    // must.
+    let missing_table = stdout
+        .lines()
+        .filter(|l| l.contains(": bind: [KQL004]"))
+        .count() as u64;
+    let answerable = of - missing_table;
+    assert!(
+        bound * 10 >= answerable * 9,
+        "bound {bound} of the {answerable} queries whose tables Vigil has\n{stdout}"
+    );
 }
