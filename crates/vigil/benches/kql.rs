@@ -2,7 +2,7 @@
 //! front end should add nothing to the time the engine spends.
 //!
 //! The lake holds `VIGIL_BENCH_ROWS` (default 10,000,000) synthetic DeviceProcessEvents
-//! rows over 200 devices and 14 days. Each query runs three times as KQL and three
+//! rows over 200 devices and 14 days. Each query runs five times as KQL and five
 //! times as SQL; the best time of each is reported with their ratio. A `has` term
 //! search is also compared with a `LIKE '%term%'` scan.
 //!
@@ -77,12 +77,12 @@ fn main() {
         ];
         println!("\n| query | KQL | SQL | KQL / SQL |\n|---|---|---|---|");
         for (name, kql, sql) in cases {
-            let k = best_of(3, || async {
+            let k = best_of(5, || async {
                 let planned = engine.plan(kql).expect("the KQL plans");
                 engine.execute(&planned).await.expect("the KQL runs")
             })
             .await;
-            let s = best_of(3, || async { ctx.sql(sql).await.expect("the SQL plans").collect().await.expect("the SQL runs") }).await;
+            let s = best_of(5, || async { ctx.sql(sql).await.expect("the SQL plans").collect().await.expect("the SQL runs") }).await;
             println!(
                 "| {name} | {:.3} s | {:.3} s | {:.2} |",
                 k.as_secs_f64(),

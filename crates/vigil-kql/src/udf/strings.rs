@@ -66,19 +66,112 @@ fn term<const MODE: u8, const CASE_SENSITIVE: bool>(
 ) -> DfResult<ArrayRef> {
     let haystacks = strings(&args[0])?;
     let needles = strings(&args[1])?;
+    let (start, end) = match MODE {
+        0 => (true, true),
+        1 => (true, false),
+        _ => (false, true),
+    };
+    if let Some(needle) = constant(&needles)
+        && (CASE_SENSITIVE || needle.is_ascii())
+    {
+        let terms = Bounds { start, end };
+        return Ok(Arc::new(scan_column(
+            &haystacks,
+            needle.as_bytes(),
+            CASE_SENSITIVE,
+            Some(terms),
+        )));
+    }
     let out: BooleanArray = (0..rows)
         .map(|i| {
             let needle = text_at(&needles, i)?;
             let hay = text_at(&haystacks, i).unwrap_or("");
-            let (start, end) = match MODE {
-                0 => (true, true),
-                1 => (true, false),
-                _ => (false, true),
-            };
             Some(has_term(hay, needle, CASE_SENSITIVE, start, end))
         })
         .collect();
     Ok(Arc::new(out))
+}
+
+/// The needle when every row has the same, non-empty one (a literal in the query).
+fn constant(needles: &StringArray) -> Option<&str> {
+    if needles.is_empty() || needles.null_count() > 0 {
+        return None;
+    }
+    let first = needles.value(0);
+    let same = !first.is_empty() && (1..needles.len()).all(|i| needles.value(i) == first);
+    same.then_some(first)
+}
+
+/// Which ends of a match must fall on term boundaries (for `has` and its prefix and
+/// suffix forms).
+#[derive(Clone, Copy)]
+pub(crate) struct Bounds {
+    pub(crate) start: bool,
+    pub(crate) end: bool,
+}
+
+/// Searches a whole column for one needle in a single pass over its bytes, rather
+/// than row by row: candidates come from a vectorised scan for the needle's rarest
+/// byte across every value at once, and only they are checked and mapped to their
+/// row. Without `terms` any occurrence counts (`contains`).
+pub(crate) fn scan_column(
+    hay: &StringArray,
+    needle: &[u8],
+    case_sensitive: bool,
+    terms: Option<Bounds>,
+) -> BooleanArray {
+    let rows = hay.len();
+    let mut found = vec![false; rows];
+    let offsets = hay.value_offsets();
+    let data = hay.value_data();
+    let (first, last) = (offsets[0] as usize, offsets[rows] as usize);
+    let anchor_at = anchor_of(needle);
+    let anchor = needle[anchor_at];
+    let (lo, up) = if case_sensitive {
+        (anchor, anchor)
+    } else {
+        (anchor.to_ascii_lowercase(), anchor.to_ascii_uppercase())
+    };
+    let check_start = terms.is_some_and(|t| t.start && is_term_byte(needle[0]));
+    let check_end = terms.is_some_and(|t| t.end && is_term_byte(needle[needle.len() - 1]));
+    let mut row = 0;
+    for hit in memchr::memchr2_iter(lo, up, &data[first..last]) {
+        let Some(at) = (first + hit).checked_sub(anchor_at) else {
+            continue;
+        };
+        // Candidates come in increasing order, so the row only moves forward.
+        while row < rows && offsets[row + 1] as usize <= at {
+            row += 1;
+        }
+        if row == rows {
+            break;
+        }
+        let (row_start, row_end) = (offsets[row] as usize, offsets[row + 1] as usize);
+        let after = at + needle.len();
+        if found[row] || at < row_start || after > row_end {
+            continue;
+        }
+        let window = &data[at..after];
+        let equal = if case_sensitive {
+            window == needle
+        } else {
+            window.eq_ignore_ascii_case(needle)
+        };
+        if !equal {
+            continue;
+        }
+        let before_ok = !check_start || at == row_start || !is_term_byte(data[at - 1]);
+        let after_ok = !check_end || after == row_end || !is_term_byte(data[after]);
+        if before_ok && after_ok {
+            found[row] = true;
+        }
+    }
+    // A null haystack never matches; its slot in the buffer is empty anyway.
+    found
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| Some(f && !hay.is_null(i)))
+        .collect()
 }
 
 fn is_term_byte(b: u8) -> bool {
@@ -165,6 +258,14 @@ fn find_ascii_ci<'a>(hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = us
 fn contains_ci(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
     let haystacks = strings(&args[0])?;
     let needles = strings(&args[1])?;
+    if let Some(needle) = constant(&needles).filter(|n| n.is_ascii()) {
+        return Ok(Arc::new(scan_column(
+            &haystacks,
+            needle.as_bytes(),
+            false,
+            None,
+        )));
+    }
     let out: BooleanArray = (0..rows)
         .map(|i| {
             let needle = text_at(&needles, i)?;
