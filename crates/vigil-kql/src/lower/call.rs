@@ -17,6 +17,13 @@ use crate::udf;
 
 /// Every scalar function name Vigil knows (for suggestions and `--check`).
 pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
+    "ipv4_is_in_any_range",
+    "has_any_ipv4",
+    "has_ipv4_prefix",
+    "has_any_ipv4_prefix",
+    "parse_ipv4_mask",
+    "format_ipv4_mask",
+    "ipv4_netmask_suffix",
     "strcmp",
     "make_timespan",
     "pack_all",
@@ -142,6 +149,7 @@ pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "unixtime_microseconds_todatetime",
     "unixtime_nanoseconds_todatetime",
     "hash_md5",
+    "hash_sha1",
     "hash_sha256",
     "tohex",
     "base64_encode_tostring",
@@ -691,16 +699,10 @@ impl Lowerer<'_> {
             "make_string" | "unicode_codepoints_to_string" => {
                 udf::call("kql_to_utf8", self.all_args(args, rel)?)
             }
-            "hash_md5" => {
+            "hash_md5" | "hash_sha1" | "hash_sha256" => {
                 arity(1, 1)?;
                 let s = self.text_arg(args, 0, rel)?;
-                df(self, "md5", vec![s])?
-            }
-            "hash_sha256" => {
-                arity(1, 1)?;
-                let s = self.text_arg(args, 0, rel)?;
-                let digest = df(self, "digest", vec![s, lit("sha256")])?;
-                df(self, "encode", vec![digest, lit("hex")])?
+                udf::call(&format!("kql_{name}"), vec![s])
             }
             "tohex" => {
                 arity(1, 2)?;
@@ -737,6 +739,45 @@ impl Lowerer<'_> {
                     .map(|i| self.text_arg(args, i, rel))
                     .collect::<R<Vec<_>>>()?;
                 udf::call(&format!("kql_{name}"), a)
+            }
+            "ipv4_is_in_any_range" | "has_any_ipv4" | "has_ipv4_prefix" | "has_any_ipv4_prefix" => {
+                if n < 2 {
+                    return Err(KqlError::new(
+                        ErrorKind::Type,
+                        span,
+                        format!("`{name}` needs a value and at least one address or range"),
+                    ));
+                }
+                let a = (0..n)
+                    .map(|i| {
+                        if i > 0 && self.is_dynamic(&args[i], rel) {
+                            self.dynamic_text(&args[i], rel)
+                        } else {
+                            self.text_arg(args, i, rel)
+                        }
+                    })
+                    .collect::<R<Vec<_>>>()?;
+                let f = if name == "has_any_ipv4_prefix" {
+                    "kql_has_ipv4_prefix".to_string()
+                } else {
+                    format!("kql_{name}")
+                };
+                udf::call(&f, a)
+            }
+            "parse_ipv4_mask" | "format_ipv4_mask" => {
+                arity(if name == "parse_ipv4_mask" { 2 } else { 1 }, 2)?;
+                let mut a = vec![self.text_arg(args, 0, rel)?];
+                if n == 2 {
+                    a.push(cast(self.arg(args, 1, rel)?, DataType::Int64));
+                }
+                udf::call(&format!("kql_{name}"), a)
+            }
+            "ipv4_netmask_suffix" => {
+                arity(1, 1)?;
+                udf::call(
+                    "kql_ipv4_netmask_suffix",
+                    vec![self.text_arg(args, 0, rel)?],
+                )
             }
             "ipv4_compare" | "ipv4_is_match" => {
                 arity(2, 3)?;
@@ -1192,7 +1233,6 @@ impl Lowerer<'_> {
             "series_fir",
             "series_iir",
             "row_window_session",
-            "hash_sha1",
             "hash",
             "format_bytes",
             "format_timespan",
@@ -1201,9 +1241,6 @@ impl Lowerer<'_> {
             "ipv6_compare",
             "ipv6_is_match",
             "parse_ipv6",
-            "has_any_ipv4",
-            "has_ipv4_prefix",
-            "has_any_ipv4_prefix",
             "estimate_data_size",
             "base64_encode_fromarray",
             "hash_combine",

@@ -23,6 +23,20 @@ pub(crate) const FUNCTIONS: &[Entry] = &[
     ("kql_ipv4_is_match", || DataType::Boolean, ipv4_is_match),
     ("kql_has_ipv4", || DataType::Boolean, has_ipv4),
     ("kql_parse_url", || DataType::Utf8, parse_url),
+    (
+        "kql_ipv4_is_in_any_range",
+        || DataType::Boolean,
+        ipv4_is_in_any_range,
+    ),
+    ("kql_has_any_ipv4", || DataType::Boolean, has_any_ipv4),
+    ("kql_has_ipv4_prefix", || DataType::Boolean, has_ipv4_prefix),
+    ("kql_parse_ipv4_mask", || DataType::Int64, parse_ipv4_mask),
+    ("kql_format_ipv4_mask", || DataType::Utf8, format_ipv4_mask),
+    (
+        "kql_ipv4_netmask_suffix",
+        || DataType::Int64,
+        ipv4_netmask_suffix,
+    ),
 ];
 
 /// An IPv4 address, optionally with a `/bits` prefix, as (address, prefix length).
@@ -200,4 +214,127 @@ fn url_parts(text: &str) -> Option<Value> {
     bag.insert("Query Parameters".into(), Value::Object(params));
     bag.insert("Fragment".into(), fragment.into());
     Some(Value::Object(bag))
+}
+
+/// The addresses or ranges after the first argument: each further argument may be a
+/// string or a dynamic array of them.
+fn candidates(args: &[ArrayRef], row: usize) -> DfResult<Vec<String>> {
+    let mut out = Vec::new();
+    for a in &args[1..] {
+        let texts = strings(a)?;
+        let Some(t) = text_at(&texts, row) else {
+            continue;
+        };
+        match serde_json::from_str::<Value>(t) {
+            Ok(Value::Array(items)) => {
+                out.extend(items.iter().filter_map(|v| v.as_str().map(str::to_string)));
+            }
+            _ => out.push(t.to_string()),
+        }
+    }
+    Ok(out)
+}
+
+/// `ipv4_is_in_any_range(ip, range, …)`.
+fn ipv4_is_in_any_range(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
+    let ips = strings(&args[0])?;
+    let mut out = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let Some((ip, _)) = text_at(&ips, i).and_then(parse_cidr) else {
+            out.push(None);
+            continue;
+        };
+        let hit = candidates(args, i)?
+            .iter()
+            .any(|r| parse_cidr(r).is_some_and(|(net, bits)| ip & mask(bits) == net & mask(bits)));
+        out.push(Some(hit));
+    }
+    Ok(Arc::new(BooleanArray::from(out)))
+}
+
+/// `has_any_ipv4(text, ip, …)`: any of the addresses as a whole address in the text.
+fn has_any_ipv4(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
+    let texts = strings(&args[0])?;
+    let mut out = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let t = text_at(&texts, i).unwrap_or("");
+        let hit = candidates(args, i)?
+            .iter()
+            .any(|ip| whole_address_at(t, ip, true));
+        out.push(Some(hit));
+    }
+    Ok(Arc::new(BooleanArray::from(out)))
+}
+
+/// `has_ipv4_prefix(text, prefix)`: an address in the text that starts with `prefix`.
+fn has_ipv4_prefix(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
+    let texts = strings(&args[0])?;
+    let mut out = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let t = text_at(&texts, i).unwrap_or("");
+        let hit = candidates(args, i)?
+            .iter()
+            .any(|p| whole_address_at(t, p, false));
+        out.push(Some(hit));
+    }
+    Ok(Arc::new(BooleanArray::from(out)))
+}
+
+/// Whether `part` occurs in `text` where an address starts (and, when `whole`, ends).
+fn whole_address_at(text: &str, part: &str, whole: bool) -> bool {
+    let edge = |c: Option<char>| c.is_none_or(|c| !(c.is_ascii_digit() || c == '.'));
+    !part.is_empty()
+        && text.match_indices(part).any(|(at, m)| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + m.len()..].chars().next();
+            edge(before) && (!whole || edge(after))
+        })
+}
+
+/// `parse_ipv4_mask(ip, prefix)`: the network address as a number.
+fn parse_ipv4_mask(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
+    let ips = strings(&args[0])?;
+    let bits = longs(&args[1])?;
+    let out: Int64Array = (0..rows)
+        .map(|i| {
+            let (ip, own) = parse_cidr(text_at(&ips, i)?)?;
+            let b = if bits.is_null(i) {
+                own
+            } else {
+                u32::try_from(bits.value(i)).ok()?
+            };
+            (b <= 32).then(|| i64::from(ip & mask(b.min(own))))
+        })
+        .collect();
+    Ok(Arc::new(out))
+}
+
+/// `format_ipv4_mask(ip [, prefix])`: `network/prefix`.
+fn format_ipv4_mask(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
+    let ips = strings(&args[0])?;
+    let bits = args.get(1).map(longs).transpose()?;
+    let out: StringArray = (0..rows)
+        .map(|i| {
+            let (ip, own) = parse_cidr(text_at(&ips, i)?)?;
+            let b = match &bits {
+                Some(b) if !b.is_null(i) => u32::try_from(b.value(i)).ok()?,
+                _ => own,
+            };
+            if b > 32 {
+                return None;
+            }
+            let b = b.min(own);
+            Some(format!("{}/{b}", Ipv4Addr::from(ip & mask(b))))
+        })
+        .collect();
+    Ok(Arc::new(out))
+}
+
+/// `ipv4_netmask_suffix(ip)`: the prefix length, 32 without one.
+fn ipv4_netmask_suffix(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
+    let ips = strings(&args[0])?;
+    let out: Int64Array = (0..rows)
+        .map(|i| parse_cidr(text_at(&ips, i)?).map(|(_, b)| i64::from(b)))
+        .collect();
+    Ok(Arc::new(out))
 }

@@ -12,6 +12,9 @@ use regex::Regex;
 use super::{Entry, longs, strings, text_at};
 
 pub(crate) const FUNCTIONS: &[Entry] = &[
+    ("kql_hash_md5", || DataType::Utf8, hash_md5),
+    ("kql_hash_sha1", || DataType::Utf8, hash_sha1),
+    ("kql_hash_sha256", || DataType::Utf8, hash_sha256),
     ("kql_has", || DataType::Boolean, term::<0, false>),
     ("kql_has_cs", || DataType::Boolean, term::<0, true>),
     ("kql_hasprefix", || DataType::Boolean, term::<1, false>),
@@ -547,6 +550,26 @@ fn url_encode(args: &[ArrayRef], _rows: usize) -> DfResult<ArrayRef> {
         }
         Some(out)
     })
+}
+
+/// A digest of the text's UTF-8 bytes as lowercase hex.
+fn digest_hex<D: sha2::Digest>(args: &[ArrayRef]) -> DfResult<ArrayRef> {
+    map_text(args, |t| {
+        let bytes = D::digest(t.as_bytes());
+        Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    })
+}
+
+fn hash_md5(args: &[ArrayRef], _rows: usize) -> DfResult<ArrayRef> {
+    digest_hex::<md5::Md5>(args)
+}
+
+fn hash_sha1(args: &[ArrayRef], _rows: usize) -> DfResult<ArrayRef> {
+    digest_hex::<sha1::Sha1>(args)
+}
+
+fn hash_sha256(args: &[ArrayRef], _rows: usize) -> DfResult<ArrayRef> {
+    digest_hex::<sha2::Sha256>(args)
 }
 
 fn base64_encode(args: &[ArrayRef], _rows: usize) -> DfResult<ArrayRef> {
