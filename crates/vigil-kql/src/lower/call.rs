@@ -143,6 +143,7 @@ pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "datetime_diff",
     "datetime_add",
     "format_datetime",
+    "format_timespan",
     "make_datetime",
     "unixtime_seconds_todatetime",
     "unixtime_milliseconds_todatetime",
@@ -384,6 +385,14 @@ impl Lowerer<'_> {
                 arity(3, 3)?;
                 let a = self.all_args(args, rel)?;
                 udf::call("kql_datetime_add", a)
+            }
+            "format_timespan" => {
+                arity(2, 2)?;
+                let ts = udf::call("kql_totimespan", vec![self.arg(args, 0, rel)?]);
+                udf::call(
+                    "kql_format_timespan_with",
+                    vec![ts, self.text_arg(args, 1, rel)?],
+                )
             }
             "format_datetime" => {
                 arity(2, 2)?;
@@ -1235,7 +1244,6 @@ impl Lowerer<'_> {
             "row_window_session",
             "hash",
             "format_bytes",
-            "format_timespan",
             "ipv4_lookup",
             "geo_info_from_ip_address",
             "ipv6_compare",

@@ -700,6 +700,8 @@ impl Lowerer<'_> {
     pub(crate) fn union(&mut self, input: Option<Rel>, u: &ast::Union) -> R<Rel> {
         let mut source_column = None;
         let mut fuzzy = false;
+        // `kind=inner` keeps only the columns every input has; the default, `outer`, all.
+        let mut inner = false;
         for p in &u.props {
             match p.name.as_str() {
                 "withsource" | "WithSource" => {
@@ -708,6 +710,7 @@ impl Lowerer<'_> {
                     }
                 }
                 "isfuzzy" => fuzzy = matches!(p.value.kind, ExprKind::Bool(true)),
+                "kind" => inner = matches!(&p.value.kind, ExprKind::Name(k) if k == "inner"),
                 _ => {}
             }
         }
@@ -756,6 +759,14 @@ impl Lowerer<'_> {
                 "none of the union's tables exist",
             ));
         }
+        let shared: Option<HashSet<String>> = inner.then(|| {
+            let mut names: HashSet<String> = parts[0].1.names().into_iter().collect();
+            for (_, rel) in &parts[1..] {
+                let here: HashSet<String> = rel.names().into_iter().collect();
+                names.retain(|n| here.contains(n));
+            }
+            names
+        });
         let mut dynamic = HashSet::new();
         let mut plans = Vec::new();
         for (name, rel) in parts {
@@ -765,7 +776,8 @@ impl Lowerer<'_> {
                 exprs.push(lit(name.as_str()).alias(sc));
             }
             for n in rel.names() {
-                if Some(&n) != source_column.as_ref() {
+                let kept = shared.as_ref().is_none_or(|s| s.contains(&n));
+                if kept && Some(&n) != source_column.as_ref() {
                     exprs.push(rel.column(&n).expect("listed").alias(&n));
                 }
             }

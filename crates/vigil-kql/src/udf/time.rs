@@ -28,6 +28,11 @@ pub(crate) const FUNCTIONS: &[Entry] = &[
     ("kql_totimespan", duration_type, to_timespan),
     ("kql_format_time", || DataType::Utf8, format_time_fn),
     ("kql_format_timespan", || DataType::Utf8, format_timespan_fn),
+    (
+        "kql_format_timespan_with",
+        || DataType::Utf8,
+        format_timespan_with,
+    ),
     ("kql_startof", datetime_type, start_of::<false>),
     ("kql_endof", datetime_type, start_of::<true>),
     ("kql_dayofweek", duration_type, day_of_week),
@@ -497,4 +502,64 @@ fn bin_time(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
         }
         Some(t.div_euclid(step) * step)
     })))
+}
+
+/// `format_timespan(ts, format)`: `d` days, `h`/`H` hours, `m` minutes, `s` seconds
+/// (doubled for two digits), `f` fraction digits (`F` without trailing zeros); other
+/// characters are copied.
+fn format_timespan_with(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
+    let ns = arrow::compute::cast(&args[0], &duration_type())?;
+    let ns = ns.as_primitive::<DurationNanosecondType>();
+    let formats = super::strings(&args[1])?;
+    let out: StringArray = (0..rows)
+        .map(|i| {
+            if ns.is_null(i) {
+                return None;
+            }
+            let format = super::text_at(&formats, i)?;
+            Some(timespan_text(ns.value(i), format))
+        })
+        .collect();
+    Ok(Arc::new(out))
+}
+
+fn timespan_text(ns: i64, format: &str) -> String {
+    let total = ns.unsigned_abs();
+    let secs = total / 1_000_000_000;
+    let fraction = total % 1_000_000_000;
+    let mut out = String::new();
+    if ns < 0 {
+        out.push('-');
+    }
+    let chars: Vec<char> = format.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let mut run = 1;
+        while i + run < chars.len() && chars[i + run] == c {
+            run += 1;
+        }
+        let number = |v: u64| format!("{v:0run$}");
+        match c {
+            'd' => out.push_str(&number(secs / 86_400)),
+            'h' | 'H' => out.push_str(&number(secs / 3600 % 24)),
+            'm' => out.push_str(&number(secs / 60 % 60)),
+            's' => out.push_str(&number(secs % 60)),
+            'f' | 'F' => {
+                let digits = format!("{fraction:09}");
+                let mut part = digits[..run.min(9)].to_string();
+                if c == 'F' {
+                    part = part.trim_end_matches('0').to_string();
+                }
+                out.push_str(&part);
+            }
+            other => {
+                for _ in 0..run {
+                    out.push(other);
+                }
+            }
+        }
+        i += run;
+    }
+    out
 }
