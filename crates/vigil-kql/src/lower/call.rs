@@ -115,6 +115,8 @@ pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
     "log",
     "log10",
     "log2",
+    "exp2",
+    "exp10",
     "pow",
     "sign",
     "pi",
@@ -957,6 +959,12 @@ impl Lowerer<'_> {
                 arity(1, 1)?;
                 let x = cast(self.arg(args, 0, rel)?, DataType::Float64);
                 df(self, "floor", vec![x])?
+            }
+            "exp2" | "exp10" => {
+                arity(1, 1)?;
+                let base = if name == "exp2" { 2.0 } else { 10.0 };
+                let x = cast(self.arg(args, 0, rel)?, DataType::Float64);
+                df(self, "power", vec![lit(base), x])?
             }
             "log" => {
                 arity(1, 1)?;
