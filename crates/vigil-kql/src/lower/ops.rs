@@ -524,15 +524,35 @@ impl Lowerer<'_> {
                 },
             }
         };
-        if props.iter().any(|p| p.name == "regex") {
-            return Err(unsupported(span, "`parse-kv … with (regex=…)`"));
-        }
         let pair = text_prop("pair_delimiter")?.unwrap_or_else(|| " ".to_string());
         let kv = text_prop("kv_delimiter")?.unwrap_or_else(|| "=".to_string());
         let quote = text_prop("quote")?.unwrap_or_default();
+        // `regex=`: a pattern whose two groups are a key and its value.
+        let regex = text_prop("regex")?.unwrap_or_default();
+        if !regex.is_empty() {
+            let groups = regex::Regex::new(&regex)
+                .map_err(|e| {
+                    KqlError::new(
+                        ErrorKind::Type,
+                        span,
+                        format!("the `regex` of `parse-kv` is not valid: {e}"),
+                    )
+                })?
+                .captures_len();
+            if groups != 3 {
+                return Err(KqlError::new(
+                    ErrorKind::Type,
+                    span,
+                    "the `regex` of `parse-kv` needs exactly two groups: the key and the value",
+                ));
+            }
+        }
         let text = self.scalar(source, &rel)?;
         let text = self.as_text(text, &rel);
-        let bag = udf::call("kql_parse_kv", vec![text, lit(pair), lit(kv), lit(quote)]);
+        let bag = udf::call(
+            "kql_parse_kv",
+            vec![text, lit(pair), lit(kv), lit(quote), lit(regex)],
+        );
         let mut new = Vec::new();
         for c in columns {
             let ty = super::kql_type(&c.ty, c.name.span)?;

@@ -666,15 +666,28 @@ fn xml_element(node: roxmltree::Node<'_, '_>) -> Value {
     Value::Object(bag)
 }
 
-/// `kql_parse_kv(text, pair_delimiter, kv_delimiter, quotes)`: the `key=value` pairs
+/// `kql_parse_kv(text, pair_delimiter, kv_delimiter, quotes, regex)`: the `key=value` pairs
 /// of a text as a bag, keys and values trimmed, the first value of a key kept. A value
-/// may be wrapped in one of the quote characters, and then holds delimiters freely.
+/// may be wrapped in one of the quote characters, and then holds delimiters freely. A
+/// non-empty `regex` finds the pairs instead, its two groups being key and value.
 fn parse_kv(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
     let texts = strings(&args[0])?;
-    let [pairs, kvs, quotes] = [&args[1], &args[2], &args[3]].map(strings);
-    let (pairs, kvs, quotes) = (pairs?, kvs?, quotes?);
+    let [pairs, kvs, quotes, patterns] = [&args[1], &args[2], &args[3], &args[4]].map(strings);
+    let (pairs, kvs, quotes, patterns) = (pairs?, kvs?, quotes?, patterns?);
+    let mut regexes = super::strings::Regexes::default();
     Ok(texts_out((0..rows).map(|i| {
         let text = text_at(&texts, i)?;
+        if let Some(pattern) = text_at(&patterns, i).filter(|p| !p.is_empty()) {
+            let re = regexes.get(pattern).ok()?;
+            let mut bag = Map::new();
+            for c in re.captures_iter(text) {
+                if let (Some(k), Some(v)) = (c.get(1), c.get(2)) {
+                    bag.entry(k.as_str().to_string())
+                        .or_insert_with(|| Value::String(v.as_str().to_string()));
+                }
+            }
+            return to_text(&Value::Object(bag));
+        }
         let pair = text_at(&pairs, i).filter(|p| !p.is_empty()).unwrap_or(" ");
         let kv = text_at(&kvs, i).filter(|k| !k.is_empty()).unwrap_or("=");
         let quotes: Vec<char> = text_at(&quotes, i).unwrap_or("").chars().collect();
