@@ -331,6 +331,12 @@ impl Lowerer<'_> {
         }
         let l = self.scalar(left, rel)?;
         let r = self.scalar(right, rel)?;
+        if matches!(
+            op,
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod
+        ) {
+            self.check_arithmetic((&l, left), (&r, right), rel, span)?;
+        }
         Ok(match op {
             BinaryOp::And => l.and(r),
             BinaryOp::Or => l.or(r),
@@ -374,6 +380,32 @@ impl Lowerer<'_> {
             }
             BinaryOp::Str(..) => unreachable!("handled above"),
         })
+    }
+
+    /// Arithmetic does not convert strings: a number and a plain string (not a dynamic
+    /// value, which is text underneath) is a type error.
+    fn check_arithmetic(
+        &self,
+        (l, left): (&Expr, &ast::Expr),
+        (r, right): (&Expr, &ast::Expr),
+        rel: &Rel,
+        span: Span,
+    ) -> R<()> {
+        let (lt, rt) = (expr_type(l, rel), expr_type(r, rel));
+        let plain_string = |t: &DataType, e: &ast::Expr| is_string(t) && !self.is_dynamic(e, rel);
+        if plain_string(&lt, left) || plain_string(&rt, right) {
+            let name = |t: &DataType| crate::format::kql_type_name(t, false);
+            return Err(KqlError::new(
+                ErrorKind::Type,
+                span,
+                format!(
+                    "arithmetic on a {} and a {}; convert the string first (tolong(), toreal(), …)",
+                    name(&lt),
+                    name(&rt)
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn equal_ignore_case(&mut self, l: Expr, r: Expr, rel: &Rel, span: Span) -> R<Expr> {
