@@ -211,9 +211,14 @@ impl Lowerer<'_> {
         let mut keys: Vec<Assignment> = Vec::new();
         let mut results: Option<Rel> = None;
         let mut key_names: Vec<String> = Vec::new();
+        let mut parent_has_others = false;
         for level in levels {
-            if level.others.is_some() {
-                return Err(unsupported(span, "`top-nested … with others`"));
+            if level.others.is_some() && level.count.is_none() {
+                return Err(KqlError::new(
+                    ErrorKind::Type,
+                    span,
+                    "`with others` needs a count: `top-nested 5 of X with others = \"Other\" by …`",
+                ));
             }
             let of = &level.of;
             let mut level_keys = keys.clone();
@@ -235,13 +240,13 @@ impl Lowerer<'_> {
             let mut kept = ranked.clone();
             if let Some(n) = &level.count {
                 let n = self.count_arg(n, span)?;
-                let plan = LogicalPlanBuilder::from(ranked.plan)
+                let plan = LogicalPlanBuilder::from(ranked.plan.clone())
                     .filter(column(RANK).lt_eq(lit(n as u64)))
                     .and_then(|b| b.build())
                     .map_err(|err| df_error(span, err))?;
                 kept = Rel {
                     plan,
-                    dynamic: ranked.dynamic,
+                    dynamic: ranked.dynamic.clone(),
                 };
             }
             let cols: Vec<Expr> = kept
@@ -250,15 +255,41 @@ impl Lowerer<'_> {
                 .filter(|n| n != RANK)
                 .map(|n| column(&n))
                 .collect();
-            let kept = Rel {
+            let mut kept = Rel {
                 plan: project(kept.plan, cols, span)?,
                 dynamic: kept.dynamic,
             };
-            // Keep only the combinations whose parents survived the levels above.
+            if let (Some(others), Some(count)) = (&level.others, &level.count) {
+                let n = self.count_arg(count, span)?;
+                let named: Vec<Assignment> = level_keys
+                    .iter()
+                    .zip(&names)
+                    .map(|(a, name)| Assignment {
+                        names: vec![ast::Ident {
+                            name: name.clone(),
+                            span,
+                        }],
+                        expr: a.expr.clone(),
+                    })
+                    .collect();
+                let rest =
+                    self.other_rows(&rel, &ranked, &named, n, (others, &key_name), &by, span)?;
+                let plan = LogicalPlanBuilder::from(kept.plan)
+                    .union_by_name(rest.plan)
+                    .and_then(|b| b.build())
+                    .map_err(|err| df_error(span, err))?;
+                kept = Rel {
+                    plan,
+                    dynamic: kept.dynamic,
+                };
+            }
+            // Keep only the combinations whose parents survived the levels above (and,
+            // under an `others` row, the parent alone).
             results = Some(match results {
                 None => kept,
-                Some(parents) => self.nest(parents, kept, &key_names, span)?,
+                Some(parents) => self.nest(parents, kept, &key_names, parent_has_others, span)?,
             });
+            parent_has_others = level.others.is_some();
             key_names.push(key_name.clone());
             keys.push(Assignment {
                 names: vec![],
@@ -271,8 +302,74 @@ impl Lowerer<'_> {
         results.ok_or_else(|| KqlError::syntax(span, "`top-nested` needs at least one level"))
     }
 
-    /// Joins a level's rows to the surviving rows of the levels above on their keys.
-    fn nest(&mut self, parents: Rel, level: Rel, keys: &[String], span: Span) -> R<Rel> {
+    /// The `with others` row of a level: the aggregate over the input rows whose key
+    /// did not make the top `n` within their parent, under the key `others`.
+    #[allow(clippy::too_many_arguments)]
+    fn other_rows(
+        &mut self,
+        input: &Rel,
+        ranked: &Rel,
+        keys: &[Assignment],
+        n: usize,
+        (others, key_name): (&ast::Expr, &str),
+        by: &Assignment,
+        span: Span,
+    ) -> R<Rel> {
+        let key_names: Vec<String> = keys.iter().map(|k| k.names[0].name.clone()).collect();
+        // Each input row with its level keys, and the rank its key got.
+        let raw = self.extend_like(input.clone(), keys, false)?;
+        let mut mapping: Vec<Expr> = key_names
+            .iter()
+            .map(|k| column(k).alias(format!("__m_{k}")))
+            .collect();
+        mapping.push(column(RANK));
+        let mapping = project(ranked.plan.clone(), mapping, span)?;
+        let left: Vec<Column> = key_names.iter().map(Column::from_name).collect();
+        let right: Vec<Column> = key_names
+            .iter()
+            .map(|k| Column::from_name(format!("__m_{k}")))
+            .collect();
+        let joined = LogicalPlanBuilder::from(raw.plan.clone())
+            .join(mapping, JoinType::Inner, (left, right), None)
+            .and_then(|b| b.filter(column(RANK).gt(lit(n as u64))))
+            .and_then(|b| b.build())
+            .map_err(|err| df_error(span, err))?;
+        let rest: Vec<Expr> = raw.names().iter().map(|c| column(c)).collect();
+        let rest = Rel {
+            plan: project(joined, rest, span)?,
+            dynamic: raw.dynamic,
+        };
+        let relabel = Assignment {
+            names: vec![ast::Ident {
+                name: key_name.to_string(),
+                span,
+            }],
+            expr: others.clone(),
+        };
+        let rest = self.extend_like(rest, std::slice::from_ref(&relabel), false)?;
+        let group: Vec<Assignment> = key_names
+            .iter()
+            .map(|k| Assignment {
+                names: vec![],
+                expr: ast::Expr {
+                    kind: ExprKind::Name(k.clone()),
+                    span,
+                },
+            })
+            .collect();
+        self.summarize(rest, std::slice::from_ref(by), &group, span)
+    }
+
+    /// Joins a level's rows to the surviving rows of the levels above on their keys;
+    /// with `keep_parents`, a parent without rows at this level stays, alone.
+    fn nest(
+        &mut self,
+        parents: Rel,
+        level: Rel,
+        keys: &[String],
+        keep_parents: bool,
+        span: Span,
+    ) -> R<Rel> {
         let renamed: Vec<Expr> = level
             .names()
             .iter()
@@ -291,7 +388,16 @@ impl Lowerer<'_> {
             .map(|k| Column::from_name(format!("__n_{k}")))
             .collect();
         let joined = LogicalPlanBuilder::from(parents.plan.clone())
-            .join(level_plan, JoinType::Inner, (left, right), None)
+            .join(
+                level_plan,
+                if keep_parents {
+                    JoinType::Left
+                } else {
+                    JoinType::Inner
+                },
+                (left, right),
+                None,
+            )
             .and_then(|b| b.build())
             .map_err(|err| df_error(span, err))?;
         let out: Vec<Expr> = joined
