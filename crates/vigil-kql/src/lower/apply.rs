@@ -188,10 +188,67 @@ impl Lowerer<'_> {
                 let n = self.count_arg(count, *span)?;
                 self.keep_first(rel, n, vec![], *span)
             }
+            Operator::Distinct { columns, span } => {
+                let mut columns = columns.clone();
+                if !columns.iter().any(|c| matches!(c.kind, ExprKind::Star)) {
+                    columns.push(key.expr);
+                }
+                self.operator(
+                    &Operator::Distinct {
+                        columns,
+                        span: *span,
+                    },
+                    rel,
+                )
+            }
+            Operator::Count { span } => {
+                let count = ast::Expr {
+                    kind: ExprKind::Call {
+                        name: ast::Ident {
+                            name: "count".into(),
+                            span: *span,
+                        },
+                        args: vec![],
+                    },
+                    span: *span,
+                };
+                let named = Assignment {
+                    names: vec![ast::Ident {
+                        name: "Count".into(),
+                        span: *span,
+                    }],
+                    expr: count,
+                };
+                self.summarize(rel, std::slice::from_ref(&named), &[key], *span)
+            }
+            Operator::ProjectAway { patterns, span } | Operator::ProjectKeep { patterns, span } => {
+                // The row key is never dropped.
+                let keep = matches!(op, Operator::ProjectKeep { .. });
+                let mut patterns = patterns.clone();
+                if keep {
+                    patterns.push(ast::Ident {
+                        name: ROW.to_string(),
+                        span: *span,
+                    });
+                }
+                let rebuilt = if keep {
+                    Operator::ProjectKeep {
+                        patterns,
+                        span: *span,
+                    }
+                } else {
+                    Operator::ProjectAway {
+                        patterns: patterns.into_iter().filter(|p| p.name != ROW).collect(),
+                        span: *span,
+                    }
+                };
+                self.operator(&rebuilt, rel)
+            }
             Operator::Where { .. }
             | Operator::Extend { .. }
             | Operator::Sort { .. }
             | Operator::ProjectRename { .. }
+            | Operator::MvExpand { .. }
             | Operator::Parse { .. } => self.operator(op, rel),
             other => Err(unsupported(
                 operator_span(other),
