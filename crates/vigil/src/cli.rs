@@ -86,6 +86,39 @@ pub enum Command {
 
     /// Merge each day's small Parquet files into one
     Compact,
+
+    /// Work with Sigma detection rules
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Subcommand)]
+pub enum RulesCommand {
+    /// Load every Sigma rule under the paths and list those that cannot be used
+    #[command(
+        long_about = "Load every Sigma rule (.yml, .yaml) under the given files or folders and \
+            check it against the Sigma specification: detection maps, lists and keywords, \
+            conditions, value modifiers and their combinations, regular expressions, CIDR \
+            networks, collections (action: global/reset/repeat), filters and correlation \
+            rules.\n\n\
+            Each rule that cannot be used is listed with its file, its document in a \
+            collection, and the reason. Exit status: 0 when all load, 3 when any does not.",
+        after_help = "Examples:\n  \
+            vigil rules lint ../shared/data/sigma/rules\n  \
+            vigil rules lint my-rules/ --format json"
+    )]
+    Lint(LintArgs),
+}
+
+#[derive(Args)]
+pub struct LintArgs {
+    /// Rule files or folders (read recursively)
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// `text` lists problems and totals; `json` prints one object per problem
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
 }
 
 #[derive(Args)]

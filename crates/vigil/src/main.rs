@@ -1,10 +1,11 @@
 //! `vigil`: the command line. It parses arguments and calls the crates; the work is
-//! done in `vigil-ingest`, `vigil-store`, `vigil-kql` and `vigil-schema`.
+//! done in `vigil-ingest`, `vigil-store`, `vigil-kql`, `vigil-detect` and `vigil-schema`.
 
 mod cli;
 mod ingest;
 mod output;
 mod query;
+mod rules;
 mod sql;
 mod tables;
 
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Command::Query(args) => query::run(&data_dir, args),
         Command::Sql(args) => sql::run(&data_dir, args),
         Command::Compact => tables::compact(&data_dir),
+        Command::Rules(command) => rules::run(command),
     };
     match result {
         Ok(code) => code,

@@ -11,4 +11,5 @@ mod lake {
     mod exports;
     mod otrf;
     mod query;
+    mod rules;
 }
