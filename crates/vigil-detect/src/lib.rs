@@ -3,7 +3,9 @@
 //! This crate reads Sigma rules (the whole v2 specification: detection maps and lists,
 //! keywords, conditions with `1 of` / `all of` / `them`, every value modifier,
 //! multi-document collections, filters and correlation rules) and says exactly why a
-//! rule cannot be used.
+//! rule cannot be used. Rules are matched to Vigil's tables through a field mapping
+//! (`mapping/windows.yaml`, which users can override), and a rule whose log source or
+//! fields have no table is reported with the reason.
 //!
 //! ```
 //! let text = "title: Whoami\nlogsource: {category: process_creation, product: windows}\n\
@@ -14,10 +16,12 @@
 //! ```
 
 pub mod condition;
+pub mod mapping;
 pub mod modifier;
 pub mod rule;
 pub mod value;
 
+pub use mapping::Mapping;
 pub use rule::{Loaded, Rule, RuleBody, RuleError, load_path, load_text};
 
 #[cfg(test)]

@@ -102,7 +102,10 @@ pub enum RulesCommand {
             networks, collections (action: global/reset/repeat), filters and correlation \
             rules.\n\n\
             Each rule that cannot be used is listed with its file, its document in a \
-            collection, and the reason. Exit status: 0 when all load, 3 when any does not.",
+            collection, and the reason. The loaded rules are then matched to the lake's \
+            tables through the field mapping; the totals say how many have a table to run \
+            on, and --why lists the others with the reason (a log source or field Vigil \
+            has no data for). Exit status: 0 when all load, 3 when any does not.",
         after_help = "Examples:\n  \
             vigil rules lint ../shared/data/sigma/rules\n  \
             vigil rules lint my-rules/ --format json"
@@ -119,6 +122,10 @@ pub struct LintArgs {
     /// `text` lists problems and totals; `json` prints one object per problem
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub format: String,
+
+    /// Also list each loaded rule that has no table to run on, and why
+    #[arg(long)]
+    pub why: bool,
 }
 
 #[derive(Args)]

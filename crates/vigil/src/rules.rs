@@ -15,14 +15,14 @@ pub fn run(command: RulesCommand) -> Result<ExitCode> {
 }
 
 fn lint(args: LintArgs) -> Result<ExitCode> {
-    let mut rules = 0;
+    let mut rules = Vec::new();
     let mut errors = Vec::new();
     for path in &args.paths {
         if !path.exists() {
             anyhow::bail!("{} does not exist", path.display());
         }
         let loaded = vigil_detect::load_path(path);
-        rules += loaded.rules.len();
+        rules.extend(loaded.rules);
         errors.extend(loaded.errors);
     }
     let mut out = std::io::stdout().lock();
@@ -38,8 +38,42 @@ fn lint(args: LintArgs) -> Result<ExitCode> {
             writeln!(out, "{e}")?;
         }
     }
+    let catalog = vigil_schema::Catalog::builtin();
+    let (mapping, mapping_errors) = vigil_detect::Mapping::windows(catalog);
+    for e in &mapping_errors {
+        eprintln!("warning: the field mapping: {e}");
+    }
+    let mut runnable = 0;
+    let mut no_table = 0;
+    for rule in &rules {
+        match mapping.resolve(rule, catalog) {
+            Ok(_) => runnable += 1,
+            Err(why) => {
+                no_table += 1;
+                if args.why && args.format == "text" {
+                    writeln!(out, "{}: not runnable: {why}", rule.file.display())?;
+                } else if args.why {
+                    let line = serde_json::json!({
+                        "file": rule.file.display().to_string(),
+                        "document": rule.document + 1,
+                        "not_runnable": why,
+                    });
+                    writeln!(out, "{line}")?;
+                }
+            }
+        }
+    }
     if args.format == "text" {
-        writeln!(out, "{rules} rules loaded, {} refused", errors.len())?;
+        writeln!(
+            out,
+            "{runnable} rules have a table to run on, {no_table} have none (--why lists them)"
+        )?;
+        writeln!(
+            out,
+            "{} rules loaded, {} refused",
+            rules.len(),
+            errors.len()
+        )?;
     }
     Ok(if errors.is_empty() {
         ExitCode::SUCCESS

@@ -266,3 +266,99 @@ fn the_sigma_community_rules_load() {
         loaded.errors.len()
     );
 }
+
+#[test]
+fn the_shipped_windows_mapping_matches_the_catalog() {
+    let catalog = vigil_schema::Catalog::builtin();
+    let (mapping, errors) = crate::Mapping::windows(catalog);
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert!(mapping.categories.contains_key("process_creation"));
+    assert!(mapping.services.contains_key("security"));
+}
+
+#[test]
+fn mapping_mistakes_are_reported_and_the_rest_loads() {
+    let catalog = vigil_schema::Catalog::builtin();
+    let text = "version: 1\nproduct: windows\ncategories:\n  process_creation:\n    sources:\n      - table: DeviceProcessEvents\n        fields:\n          Image: FolderPathh\n          CommandLine: ProcessCommandLine\n  bogus:\n    sources:\n      - table: NoSuchTable\n";
+    let (mapping, errors) = crate::Mapping::load(&[text], catalog);
+    let messages: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("no column `FolderPathh`")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("`NoSuchTable` is not a catalog table")),
+        "{messages:?}"
+    );
+    assert!(mapping.categories.contains_key("process_creation"));
+}
+
+#[test]
+fn rules_find_their_source_or_say_why_not() {
+    let catalog = vigil_schema::Catalog::builtin();
+    let (mapping, _) = crate::Mapping::windows(catalog);
+    let r = one(&rule(
+        "  sel:\n    Image|endswith: '\\whoami.exe'\n    CommandLine|contains: '/all'\n  condition: sel\n",
+    ))
+    .unwrap();
+    let resolved = mapping.resolve(&r, catalog).unwrap();
+    assert_eq!(resolved.source.table, "DeviceProcessEvents");
+    assert_eq!(
+        resolved.fields["Image"].form,
+        crate::mapping::Form::Column("FolderPath".into())
+    );
+
+    // A field only the raw Sysmon event has sends the rule to the second source.
+    let r = one(&rule(
+        "  sel:\n    Hashes|contains: 'IMPHASH=ABC'\n  condition: sel\n",
+    ))
+    .unwrap();
+    assert_eq!(
+        mapping.resolve(&r, catalog).unwrap().source.table,
+        "WindowsEvent"
+    );
+
+    let r = one(&rule("  sel:\n    GrandParentImage: x\n  condition: sel\n")).unwrap();
+    let why = mapping.resolve(&r, catalog).unwrap_err();
+    assert!(
+        why.contains("GrandParentImage") && why.contains("unmapped"),
+        "{why}"
+    );
+
+    let linux = "title: t\nlogsource: {product: linux, category: process_creation}\ndetection:\n  sel: {Image: x}\n  condition: sel\n";
+    let why = mapping.resolve(&one(linux).unwrap(), catalog).unwrap_err();
+    assert!(why.starts_with("no table for logsource"), "{why}");
+}
+
+/// How many of the community Windows rules have a table to run on.
+#[test]
+fn most_community_windows_rules_have_a_table() {
+    let catalog = vigil_schema::Catalog::builtin();
+    let (mapping, _) = crate::Mapping::windows(catalog);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sigma");
+    let loaded = load_path(&root);
+    let windows: Vec<_> = loaded
+        .rules
+        .iter()
+        .filter(|r| r.logsource.product.as_deref() == Some("windows"))
+        .collect();
+    let runnable = windows
+        .iter()
+        .filter(|r| mapping.resolve(r, catalog).is_ok())
+        .count();
+    eprintln!(
+        "windows rules: {} of {} have a table",
+        runnable,
+        windows.len()
+    );
+    assert!(windows.len() > 2800);
+    assert!(
+        runnable * 100 >= windows.len() * 97,
+        "{runnable} of {}",
+        windows.len()
+    );
+}

@@ -9,6 +9,10 @@ fn lint_loads_the_community_rules_and_reports_broken_ones() {
     let sigma = shared_data().join("sigma");
     let (code, stdout, stderr) = output(vigil(dir.path()).args(["rules", "lint"]).arg(&sigma));
     assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("2819 rules have a table to run on"),
+        "{stdout}"
+    );
     let totals = stdout.lines().last().unwrap_or_default();
     assert!(totals.ends_with("rules loaded, 0 refused"), "{totals}");
     let loaded: usize = totals
