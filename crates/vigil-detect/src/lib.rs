@@ -16,6 +16,7 @@
 //! ```
 
 pub mod condition;
+pub mod kql;
 pub mod mapping;
 pub mod modifier;
 pub mod rule;

@@ -111,6 +111,36 @@ pub enum RulesCommand {
             vigil rules lint my-rules/ --format json"
     )]
     Lint(LintArgs),
+
+    /// Run Sigma rules over the lake and report which matched
+    #[command(
+        long_about = "Run Sigma rules over the lake. Each rule with a table to run on (see \
+            `vigil rules lint --why`) becomes a KQL query over that table, evaluated by the \
+            same engine as `vigil query`; the rules that match are listed with their level, \
+            table and number of matching rows, most severe first.\n\n\
+            --show-kql prints the query of every rule, so a match can be re-run and \
+            explored with `vigil query`. Exit status: 0 when no rule failed to run, 3 \
+            otherwise.",
+        after_help = "Examples:\n  \
+            vigil rules run ../shared/data/sigma/rules/windows\n  \
+            vigil rules run my-rules/ --format json > matches.ndjson"
+    )]
+    Run(RunRulesArgs),
+}
+
+#[derive(Args)]
+pub struct RunRulesArgs {
+    /// Rule files or folders (read recursively)
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// `table` for people, `json` for one object per matched rule
+    #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+
+    /// Print each rule's KQL query as well
+    #[arg(long)]
+    pub show_kql: bool,
 }
 
 #[derive(Args)]

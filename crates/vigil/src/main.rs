@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         Command::Query(args) => query::run(&data_dir, args),
         Command::Sql(args) => sql::run(&data_dir, args),
         Command::Compact => tables::compact(&data_dir),
-        Command::Rules(command) => rules::run(command),
+        Command::Rules(command) => rules::run(&data_dir, command),
     };
     match result {
         Ok(code) => code,

@@ -64,7 +64,7 @@ pub fn run(data_dir: &Path, args: QueryArgs) -> Result<ExitCode> {
 }
 
 /// An engine over every table of the lake, as it is now.
-async fn lake_engine(store: &Store) -> Result<Engine> {
+pub(crate) async fn lake_engine(store: &Store) -> Result<Engine> {
     let ctx = store.session()?;
     let mut engine = Engine::with_context(ctx.clone());
     for table in vigil_schema::Catalog::builtin().tables() {

@@ -6,11 +6,12 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::EXIT_SKIPPED;
-use crate::cli::{LintArgs, RulesCommand};
+use crate::cli::{LintArgs, RulesCommand, RunRulesArgs};
 
-pub fn run(command: RulesCommand) -> Result<ExitCode> {
+pub fn run(data_dir: &std::path::Path, command: RulesCommand) -> Result<ExitCode> {
     match command {
         RulesCommand::Lint(args) => lint(args),
+        RulesCommand::Run(args) => run_rules(data_dir, args),
     }
 }
 
@@ -76,6 +77,166 @@ fn lint(args: LintArgs) -> Result<ExitCode> {
         )?;
     }
     Ok(if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_SKIPPED)
+    })
+}
+
+/// One rule's outcome over the lake.
+struct Outcome {
+    title: String,
+    level: String,
+    table: String,
+    query: String,
+    hits: u64,
+}
+
+fn level_rank(level: &str) -> u8 {
+    match level {
+        "critical" => 0,
+        "high" => 1,
+        "medium" => 2,
+        "low" => 3,
+        _ => 4,
+    }
+}
+
+/// Stack size for the threads that plan and run rule queries.
+const BIG_STACK: usize = 256 << 20;
+
+fn run_rules(data_dir: &std::path::Path, args: RunRulesArgs) -> Result<ExitCode> {
+    let mut rules = Vec::new();
+    for path in &args.paths {
+        if !path.exists() {
+            anyhow::bail!("{} does not exist", path.display());
+        }
+        let loaded = vigil_detect::load_path(path);
+        for e in &loaded.errors {
+            eprintln!("skipped: {e}");
+        }
+        rules.extend(loaded.rules);
+    }
+    let catalog = vigil_schema::Catalog::builtin();
+    let (mapping, _) = vigil_detect::Mapping::windows(catalog);
+    let mut queries = Vec::new();
+    let mut failed = 0;
+    for rule in &rules {
+        if !matches!(rule.body, vigil_detect::RuleBody::Detection(_)) {
+            continue;
+        }
+        let Ok(resolved) = mapping.resolve(rule, catalog) else {
+            continue;
+        };
+        match vigil_detect::kql::rule_query(rule, &resolved, catalog) {
+            Ok(q) => queries.push((
+                rule.title.clone(),
+                rule.level.clone().unwrap_or_else(|| "-".into()),
+                rule.file.clone(),
+                resolved.source.table.clone(),
+                q,
+            )),
+            Err(why) => {
+                failed += 1;
+                eprintln!("not run: {}: {why}", rule.file.display());
+            }
+        }
+    }
+    let store = vigil_store::Store::open(data_dir)?;
+    // Rules with hundreds of values make deep expressions; planning and optimising
+    // them recurses deeply, so the work runs on threads with room for that.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(BIG_STACK)
+        .build()?;
+    let progress = indicatif::ProgressBar::new(queries.len() as u64);
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rules {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let bar = progress.clone();
+    let outcomes = runtime.block_on(runtime.spawn(async move {
+        let progress = bar;
+        let engine = crate::query::lake_engine(&store).await?;
+        let mut outcomes = Vec::new();
+        for (title, level, file, table, query) in &queries {
+            progress.inc(1);
+            let counted = format!("{query}\n| count");
+            let result = match engine.plan(&counted) {
+                Ok(planned) => engine.execute(&planned).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(batches) => {
+                    let hits = batches
+                        .first()
+                        .filter(|b| b.num_rows() > 0)
+                        .and_then(|b| {
+                            arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Int64)
+                                .ok()
+                        })
+                        .and_then(|a| {
+                            use arrow::array::AsArray;
+                            a.as_primitive::<arrow::datatypes::Int64Type>()
+                                .values()
+                                .first()
+                                .copied()
+                        })
+                        .unwrap_or(0);
+                    outcomes.push(Outcome {
+                        title: title.clone(),
+                        level: level.clone(),
+                        table: table.clone(),
+                        query: query.clone(),
+                        hits: u64::try_from(hits).unwrap_or(0),
+                    });
+                }
+                Err(e) => {
+                    failed += 1;
+                    progress.suspend(|| {
+                        eprintln!(
+                            "failed: {}: [{}] {}",
+                            file.display(),
+                            e.kind.code(),
+                            e.message
+                        )
+                    });
+                }
+            }
+        }
+        anyhow::Ok((outcomes, failed))
+    }))??;
+    let (outcomes, failed) = outcomes;
+    progress.finish_and_clear();
+    let mut matched: Vec<&Outcome> = outcomes.iter().filter(|o| o.hits > 0).collect();
+    matched.sort_by_key(|o| (level_rank(&o.level), std::cmp::Reverse(o.hits)));
+    let mut out = std::io::stdout().lock();
+    for o in &matched {
+        if args.format == "json" {
+            let line = serde_json::json!({
+                "rule": o.title, "level": o.level, "table": o.table, "hits": o.hits, "query": o.query,
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(
+                out,
+                "{:<9} {:>7}  {:<22} {}",
+                o.level, o.hits, o.table, o.title
+            )?;
+            if args.show_kql {
+                writeln!(out, "{}\n", o.query)?;
+            }
+        }
+    }
+    if args.format == "table" {
+        writeln!(
+            out,
+            "{} rules run, {} matched, {failed} could not run",
+            outcomes.len(),
+            matched.len()
+        )?;
+    }
+    Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_SKIPPED)

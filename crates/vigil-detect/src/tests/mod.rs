@@ -362,3 +362,35 @@ fn most_community_windows_rules_have_a_table() {
         windows.len()
     );
 }
+
+#[test]
+fn values_become_kql_tests_with_sigma_wildcards() {
+    use crate::kql::test_text as t;
+    assert_eq!(t("F", "a.exe", &[]), "F =~ @\"a.exe\"");
+    assert_eq!(t("F", "*\\a.exe", &[]), "F endswith @\"\\a.exe\"");
+    assert_eq!(t("F", "a*", &[]), "F startswith @\"a\"");
+    assert_eq!(t("F", "x", &[Modifier::Contains]), "F contains @\"x\"");
+    assert_eq!(
+        t("F", "x", &[Modifier::EndsWith, Modifier::Cased]),
+        "F endswith_cs @\"x\""
+    );
+    assert_eq!(
+        t("F", "a*b?c", &[]),
+        "F matches regex @\"(?i)^a(?s:.*)b(?s:.)c$\""
+    );
+    // An escaped star is a literal star.
+    assert_eq!(t("F", "a\\*b", &[]), "F =~ @\"a*b\"");
+    assert_eq!(t("F", "say \"hi\"", &[]), "F =~ @\"say \"\"hi\"\"\"");
+}
+
+#[test]
+fn windash_and_base64offset_make_the_variants_sigma_defines() {
+    let v = crate::kql::test_windash("-enc x");
+    assert_eq!(v.len(), 5);
+    assert!(v.contains(&"/enc x".to_string()));
+    assert!(v.contains(&"\u{2013}enc x".to_string()));
+    assert_eq!(
+        crate::kql::test_base64_offsets("ping"),
+        vec!["cGluZ", "Bpbm", "waW5n"]
+    );
+}

@@ -51,3 +51,46 @@ fn lint_loads_the_community_rules_and_reports_broken_ones() {
     assert_eq!(problem["document"], 1);
     assert!(problem["file"].as_str().unwrap().ends_with("typo.yml"));
 }
+
+/// Sigma rules run over a lake made from a real attack recording: the rule for the
+/// technique it recorded matches, an unrelated rule does not.
+#[test]
+fn run_finds_the_recorded_technique() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = shared_data();
+    let evtx = data.join("evtx/attack-samples/Defense Evasion/DE_1102_security_log_cleared.evtx");
+    let (code, _, stderr) = output(vigil(dir.path()).arg("ingest").arg(&evtx));
+    assert_eq!(code, 0, "{stderr}");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    for (from, to) in [
+        (
+            "rules/windows/builtin/security/win_security_audit_log_cleared.yml",
+            "cleared.yml",
+        ),
+        (
+            "rules/windows/process_creation/proc_creation_win_renamed_whoami.yml",
+            "whoami.yml",
+        ),
+    ] {
+        std::fs::copy(data.join("sigma").join(from), rules.join(to)).unwrap();
+    }
+    let (code, stdout, stderr) = output(
+        vigil(dir.path())
+            .args(["rules", "run", "--format", "json"])
+            .arg(&rules),
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let matched: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(matched.len(), 1, "{stdout}");
+    assert_eq!(matched[0]["rule"], "Security Eventlog Cleared");
+    assert_eq!(matched[0]["table"], "SecurityEvent");
+    assert!(matched[0]["hits"].as_u64().unwrap() >= 1);
+    assert!(
+        matched[0]["query"].as_str().unwrap().contains("EventID"),
+        "{stdout}"
+    );
+}
