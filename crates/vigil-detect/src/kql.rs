@@ -132,8 +132,10 @@ impl Compiler<'_> {
                     let Value::Str(text) = v else {
                         return Err("keyword lists take strings".into());
                     };
+                    // A keyword is searched for anywhere in the text.
                     for column in columns {
-                        ors.push(text_test(&format!("tostring({column})"), text, &[])?);
+                        let target = format!("tostring({column})");
+                        ors.push(text_test(&target, text, &[Modifier::Contains])?);
                     }
                 }
                 Ok(format!("({})", ors.join(" or ")))

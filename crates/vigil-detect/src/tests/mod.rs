@@ -1,6 +1,8 @@
 //! Loading rules: what the specification allows loads, everything else is refused
 //! with the reason.
 
+mod golden;
+
 use std::path::{Path, PathBuf};
 
 use crate::condition::{Condition, parse, pattern_matches};
