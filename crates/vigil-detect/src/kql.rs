@@ -192,11 +192,6 @@ impl Compiler<'_> {
             .fields
             .get(field)
             .ok_or_else(|| format!("field `{field}` was not resolved"))?;
-        if loc.convert.as_deref() == Some("registry_details") {
-            return Err(format!(
-                "field `{field}`: registry value details are not translated yet"
-            ));
-        }
         if let Form::Hashes(algos) = &loc.form {
             let tests = m
                 .values
@@ -328,6 +323,11 @@ impl Compiler<'_> {
         if text.is_empty() || text == "-" {
             return Ok(format!("isempty({target})"));
         }
+        if loc.convert.as_deref() == Some("registry_details")
+            && let Some(test) = registry_details(field, &text)?
+        {
+            return Ok(test);
+        }
         let target = if numeric {
             format!("tostring({target})")
         } else {
@@ -365,6 +365,45 @@ impl Compiler<'_> {
             format!("({})", tests.join(" or "))
         })
     }
+}
+
+/// Sysmon's registry `Details` as the normaliser splits them: `DWORD (0x00000010)` is
+/// type Dword with data 16, `QWORD (0xhi-0xlo)` type Qword, `Binary Data` type Binary.
+/// `None` means string data, tested as usual.
+fn registry_details(field: &str, text: &str) -> Result<Option<String>, String> {
+    let t = text.trim_matches('*');
+    let parse = |n: &str| number(n.trim());
+    for (prefix, kind) in [("DWORD", "Dword"), ("QWORD", "Qword")] {
+        if t.len() < prefix.len() || !t[..prefix.len()].eq_ignore_ascii_case(prefix) {
+            continue;
+        }
+        let rest = t[prefix.len()..].trim();
+        if rest.is_empty() {
+            return Ok(Some(format!("RegistryValueType =~ {}", quote(kind))));
+        }
+        let inner = rest
+            .strip_prefix('(')
+            .and_then(|r| r.strip_suffix(')'))
+            .ok_or_else(|| format!("field `{field}`: `{text}` is a partial {prefix} value"))?;
+        let value = if kind == "Qword" {
+            inner.split_once('-').and_then(|(hi, lo)| {
+                let (hi, lo) = (parse(hi)? as u64, parse(lo)? as u64);
+                Some(((hi << 32) | (lo & 0xffff_ffff)).to_string())
+            })
+        } else {
+            parse(inner).map(|v| v.to_string())
+        }
+        .ok_or_else(|| format!("field `{field}`: `{text}` is not a number"))?;
+        return Ok(Some(format!(
+            "(RegistryValueType =~ {} and RegistryValueData == {})",
+            quote(kind),
+            quote(&value)
+        )));
+    }
+    if t.eq_ignore_ascii_case("Binary Data") {
+        return Ok(Some(format!("RegistryValueType =~ {}", quote("Binary"))));
+    }
+    Ok(None)
 }
 
 fn has_position(modifiers: &[Modifier]) -> bool {
