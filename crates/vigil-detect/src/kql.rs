@@ -374,10 +374,14 @@ fn registry_details(field: &str, text: &str) -> Result<Option<String>, String> {
     let t = text.trim_matches('*');
     let parse = |n: &str| number(n.trim());
     for (prefix, kind) in [("DWORD", "Dword"), ("QWORD", "Qword")] {
-        if t.len() < prefix.len() || !t[..prefix.len()].eq_ignore_ascii_case(prefix) {
+        // `get` keeps the slicing on character boundaries whatever the value holds.
+        if !t
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+        {
             continue;
         }
-        let rest = t[prefix.len()..].trim();
+        let rest = t.get(prefix.len()..).unwrap_or_default().trim();
         if rest.is_empty() {
             return Ok(Some(format!("RegistryValueType =~ {}", quote(kind))));
         }
@@ -496,11 +500,12 @@ fn long_hive(text: &str) -> String {
         ("HKCR", "HKEY_CLASSES_ROOT"),
         ("HKCC", "HKEY_CURRENT_CONFIG"),
     ] {
-        if text.len() >= short.len()
-            && text[..short.len()].eq_ignore_ascii_case(short)
-            && (text.len() == short.len() || text.as_bytes()[short.len()] == b'\\')
+        let head = text.get(..short.len());
+        let rest = text.get(short.len()..).unwrap_or_default();
+        if head.is_some_and(|h| h.eq_ignore_ascii_case(short))
+            && (rest.is_empty() || rest.starts_with('\\'))
         {
-            return format!("{long}{}", &text[short.len()..]);
+            return format!("{long}{rest}");
         }
     }
     text.to_string()

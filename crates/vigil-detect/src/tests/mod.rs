@@ -357,6 +357,17 @@ fn most_community_windows_rules_have_a_table() {
         runnable,
         windows.len()
     );
+    // Every resolved rule becomes a query or a reason; none may crash the translation.
+    let mut queries = 0;
+    for r in &loaded.rules {
+        if let Ok(resolved) = mapping.resolve(r, catalog)
+            && crate::kql::rule_query(r, &resolved, catalog).is_ok()
+        {
+            queries += 1;
+        }
+    }
+    eprintln!("windows rules: {queries} become queries");
+    assert!(queries * 100 >= runnable * 95, "{queries} of {runnable}");
     assert!(windows.len() > 2800);
     assert!(
         runnable * 100 >= windows.len() * 97,
