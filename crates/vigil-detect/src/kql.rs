@@ -27,6 +27,26 @@ struct Compiler<'a> {
     catalog: &'a Catalog,
 }
 
+/// The table and query for a rule: the first source that can answer it whose query
+/// can be written (a value the first source cannot translate, such as a partial
+/// registry number, moves the rule to the next source), or why there is none.
+pub fn compile(
+    rule: &Rule,
+    mapping: &crate::Mapping,
+    catalog: &Catalog,
+) -> Result<(String, String), String> {
+    let mut first_error = None;
+    for resolved in mapping.resolve_all(rule, catalog)? {
+        match rule_query(rule, &resolved, catalog) {
+            Ok(q) => return Ok((resolved.source.table.clone(), q)),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| "no source".into()))
+}
+
 /// The query that finds a rule's matches.
 pub fn rule_query(
     rule: &Rule,

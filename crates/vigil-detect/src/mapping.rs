@@ -331,6 +331,13 @@ impl Mapping {
 
     /// The source that can answer `rule`, or why none can.
     pub fn resolve(&self, rule: &Rule, catalog: &Catalog) -> Result<Resolved<'_>, String> {
+        self.resolve_all(rule, catalog)
+            .map(|all| all.into_iter().next().expect("never empty"))
+    }
+
+    /// Every source that can answer `rule`, in the mapping's order (never empty), or
+    /// why none can.
+    pub fn resolve_all(&self, rule: &Rule, catalog: &Catalog) -> Result<Vec<Resolved<'_>>, String> {
         let detection = match &rule.body {
             RuleBody::Detection(d) => d,
             RuleBody::Filter(f) => &f.detection,
@@ -388,22 +395,25 @@ impl Mapping {
         }
         let mut first_problem = None;
         let mut sticky_unmapped: HashMap<String, String> = HashMap::new();
+        let mut answering = Vec::new();
         for (i, source) in sources.iter().enumerate() {
             match answer(source, &matches, keywords, &sticky_unmapped, catalog) {
-                Ok(fields) => return Ok(Resolved { source, fields }),
-                Err(problem) => {
-                    if i == 0 {
-                        for (field, loc) in &source.fields {
-                            if let Form::Unmapped(reason) = &loc.form {
-                                sticky_unmapped.insert(field.clone(), reason.clone());
-                            }
-                        }
-                        first_problem = Some(problem);
+                Ok(fields) => answering.push(Resolved { source, fields }),
+                Err(problem) if i == 0 => first_problem = Some(problem),
+                Err(_) => {}
+            }
+            if i == 0 {
+                for (field, loc) in &source.fields {
+                    if let Form::Unmapped(reason) = &loc.form {
+                        sticky_unmapped.insert(field.clone(), reason.clone());
                     }
                 }
             }
         }
-        Err(first_problem.unwrap_or_else(|| format!("{what} has no sources")))
+        if answering.is_empty() {
+            return Err(first_problem.unwrap_or_else(|| format!("{what} has no sources")));
+        }
+        Ok(answering)
     }
 }
 

@@ -125,15 +125,15 @@ fn run_rules(data_dir: &std::path::Path, args: RunRulesArgs) -> Result<ExitCode>
         if !matches!(rule.body, vigil_detect::RuleBody::Detection(_)) {
             continue;
         }
-        let Ok(resolved) = mapping.resolve(rule, catalog) else {
+        if mapping.resolve(rule, catalog).is_err() {
             continue;
-        };
-        match vigil_detect::kql::rule_query(rule, &resolved, catalog) {
-            Ok(q) => queries.push((
+        }
+        match vigil_detect::kql::compile(rule, &mapping, catalog) {
+            Ok((table, q)) => queries.push((
                 rule.title.clone(),
                 rule.level.clone().unwrap_or_else(|| "-".into()),
                 rule.file.clone(),
-                resolved.source.table.clone(),
+                table,
                 q,
             )),
             Err(why) => {

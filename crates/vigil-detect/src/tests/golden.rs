@@ -115,14 +115,11 @@ async fn run(case: &Case) -> Result<Vec<usize>, String> {
     }
     let rule = &loaded.rules[0];
     let (mapping, _) = Mapping::windows(catalog);
-    let resolved = mapping.resolve(rule, catalog)?;
-    if resolved.source.table != case.table {
-        return Err(format!(
-            "the rule runs on {}, not {}",
-            resolved.source.table, case.table
-        ));
+    let (table, query) = kql::compile(rule, &mapping, catalog)?;
+    if table != case.table {
+        return Err(format!("the rule runs on {table}, not {}", case.table));
     }
-    let query = kql::rule_query(rule, &resolved, catalog)? + "\n| project __row";
+    let query = query + "\n| project __row";
     let mut engine = vigil_kql::Engine::new();
     engine.register_table(case.table.clone(), Arc::new(provider));
     let out = engine

@@ -360,8 +360,7 @@ fn most_community_windows_rules_have_a_table() {
     // Every resolved rule becomes a query or a reason; none may crash the translation.
     let mut queries = 0;
     for r in &loaded.rules {
-        if let Ok(resolved) = mapping.resolve(r, catalog)
-            && crate::kql::rule_query(r, &resolved, catalog).is_ok()
+        if mapping.resolve(r, catalog).is_ok() && crate::kql::compile(r, &mapping, catalog).is_ok()
         {
             queries += 1;
         }
