@@ -92,6 +92,23 @@ struct Outcome {
     hits: u64,
 }
 
+/// The number in the single cell of a `| count` result.
+fn count_of(batches: &[arrow::record_batch::RecordBatch]) -> u64 {
+    use arrow::array::AsArray;
+    batches
+        .first()
+        .filter(|b| b.num_rows() > 0)
+        .and_then(|b| arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Int64).ok())
+        .and_then(|a| {
+            a.as_primitive::<arrow::datatypes::Int64Type>()
+                .values()
+                .first()
+                .copied()
+        })
+        .and_then(|n| u64::try_from(n).ok())
+        .unwrap_or(0)
+}
+
 fn level_rank(level: &str) -> u8 {
     match level {
         "critical" => 0,
@@ -155,42 +172,39 @@ fn run_rules(data_dir: &std::path::Path, args: RunRulesArgs) -> Result<ExitCode>
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let bar = progress.clone();
+    // Rules run side by side, as many at a time as there are cores.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let outcomes = runtime.block_on(runtime.spawn(async move {
         let progress = bar;
-        let engine = crate::query::lake_engine(&store).await?;
+        let engine = std::sync::Arc::new(crate::query::lake_engine(&store).await?);
+        let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(workers));
+        let mut running = Vec::new();
+        for (title, level, file, table, query) in queries {
+            let permit = limit.clone().acquire_owned().await?;
+            let engine = engine.clone();
+            let progress = progress.clone();
+            running.push(tokio::spawn(async move {
+                let _permit = permit;
+                let counted = format!("{query}\n| count");
+                let result = match engine.plan(&counted) {
+                    Ok(planned) => engine.execute(&planned).await,
+                    Err(e) => Err(e),
+                };
+                progress.inc(1);
+                (title, level, file, table, query, result)
+            }));
+        }
         let mut outcomes = Vec::new();
-        for (title, level, file, table, query) in &queries {
-            progress.inc(1);
-            let counted = format!("{query}\n| count");
-            let result = match engine.plan(&counted) {
-                Ok(planned) => engine.execute(&planned).await,
-                Err(e) => Err(e),
-            };
+        for task in running {
+            let (title, level, file, table, query, result) = task.await?;
             match result {
-                Ok(batches) => {
-                    let hits = batches
-                        .first()
-                        .filter(|b| b.num_rows() > 0)
-                        .and_then(|b| {
-                            arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Int64)
-                                .ok()
-                        })
-                        .and_then(|a| {
-                            use arrow::array::AsArray;
-                            a.as_primitive::<arrow::datatypes::Int64Type>()
-                                .values()
-                                .first()
-                                .copied()
-                        })
-                        .unwrap_or(0);
-                    outcomes.push(Outcome {
-                        title: title.clone(),
-                        level: level.clone(),
-                        table: table.clone(),
-                        query: query.clone(),
-                        hits: u64::try_from(hits).unwrap_or(0),
-                    });
-                }
+                Ok(batches) => outcomes.push(Outcome {
+                    title,
+                    level,
+                    table,
+                    query,
+                    hits: count_of(&batches),
+                }),
                 Err(e) => {
                     failed += 1;
                     progress.suspend(|| {
