@@ -217,7 +217,7 @@ impl Compiler<'_> {
                 .values
                 .iter()
                 .map(|v| {
-                    let t = value_text(v);
+                    let t = v.text();
                     let (algo, hex) = t
                         .split_once('=')
                         .ok_or("a hash value names its algorithm")?;
@@ -266,9 +266,9 @@ impl Compiler<'_> {
     ) -> Result<String, String> {
         let has = |x: Modifier| modifiers.contains(&x);
         if let Form::Values { values, inner } = &loc.form {
-            let stored = values.get(&value_text(v).to_lowercase()).ok_or_else(|| {
-                format!("field `{field}`: no stored value for `{}`", value_text(v))
-            })?;
+            let stored = values
+                .get(&v.text().to_lowercase())
+                .ok_or_else(|| format!("field `{field}`: no stored value for `{}`", v.text()))?;
             let (column, _) = self.location(inner)?;
             let items: Vec<String> = stored.iter().map(|s| quote(s)).collect();
             return Ok(format!("{column} in~ ({})", items.join(", ")));
@@ -283,10 +283,10 @@ impl Compiler<'_> {
         .find(|(m, _)| has(*m))
         .map(|(_, o)| o)
         {
-            return Ok(format!("toreal({target}) {op} {}", value_text(v)));
+            return Ok(format!("toreal({target}) {op} {}", v.text()));
         }
         if has(Modifier::FieldRef) {
-            let other = value_text(v);
+            let other = v.text();
             let loc =
                 self.resolved.fields.get(&other).ok_or_else(|| {
                     format!("field `{field}`: fieldref `{other}` has no location")
@@ -295,7 +295,7 @@ impl Compiler<'_> {
             return Ok(format!("tostring({target}) =~ tostring({other_expr})"));
         }
         if has(Modifier::Cidr) {
-            let net = value_text(v);
+            let net = v.text();
             if net.contains(':') {
                 return Err(format!(
                     "field `{field}`: IPv6 networks are not translated yet"
@@ -318,9 +318,9 @@ impl Compiler<'_> {
                 }
             }
             let pattern = if flags.is_empty() {
-                value_text(v)
+                v.text()
             } else {
-                format!("(?{flags}){}", value_text(v))
+                format!("(?{flags}){}", v.text())
             };
             return Ok(format!(
                 "tostring({target}) matches regex {}",
@@ -330,7 +330,7 @@ impl Compiler<'_> {
         match v {
             Value::Null => return Ok(format!("isempty({target})")),
             Value::Int(_) | Value::Real(_) if numeric => {
-                return Ok(format!("{target} == {}", value_text(v)));
+                return Ok(format!("{target} == {}", v.text()));
             }
             Value::Str(s) if numeric && !has_position(modifiers) => {
                 if let Some(n) = number(s) {
@@ -339,7 +339,7 @@ impl Compiler<'_> {
             }
             _ => {}
         }
-        let text = value_text(v);
+        let text = v.text();
         if text.is_empty() || text == "-" {
             return Ok(format!("isempty({target})"));
         }
@@ -443,16 +443,6 @@ fn number(s: &str) -> Option<i64> {
     match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(hex) => i64::from_str_radix(hex, 16).ok(),
         None => s.parse().ok(),
-    }
-}
-
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::Str(s) => s.clone(),
-        Value::Int(i) => i.to_string(),
-        Value::Real(r) => r.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => String::new(),
     }
 }
 

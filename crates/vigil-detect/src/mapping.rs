@@ -9,7 +9,7 @@ use vigil_schema::Catalog;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::modifier::Modifier;
-use crate::rule::{FieldMatch, Rule, RuleBody, Selection, Value};
+use crate::rule::{FieldMatch, Rule, RuleBody, Selection, text};
 
 /// The mapping shipped with Vigil for `product: windows`.
 pub const WINDOWS: &str = include_str!("../mapping/windows.yaml");
@@ -99,20 +99,8 @@ pub struct Resolved<'m> {
     pub fields: BTreeMap<String, Location>,
 }
 
-fn text(y: &Yaml) -> Option<String> {
-    match y {
-        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
-        Yaml::Integer(i) => Some(i.to_string()),
-        Yaml::Boolean(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 fn texts(y: &Yaml) -> Vec<String> {
-    match y {
-        Yaml::Array(a) => a.iter().filter_map(text).collect(),
-        other => text(other).into_iter().collect(),
-    }
+    crate::rule::strings(y)
 }
 
 /// Splits `Column.a.b` or `Column['key with spaces']` into the column and the path.
@@ -573,7 +561,7 @@ fn answer(
                     ));
                 }
                 for v in &m.values {
-                    let key = value_text(v).to_lowercase();
+                    let key = v.text().to_lowercase();
                     if !values.contains_key(&key) {
                         return Err(format!(
                             "field `{field}`: the value `{key}` has no stored equivalent"
@@ -592,7 +580,7 @@ fn answer(
                     return Err(format!("field `{field}`: hashes take plain values"));
                 }
                 for v in &m.values {
-                    let t = value_text(v);
+                    let t = v.text();
                     let algo = t.split_once('=').map(|(a, _)| a.to_uppercase());
                     let known = algo
                         .as_ref()
@@ -610,14 +598,4 @@ fn answer(
         out.insert(field.clone(), location);
     }
     Ok(out)
-}
-
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::Str(s) => s.clone(),
-        Value::Int(i) => i.to_string(),
-        Value::Real(r) => r.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => String::new(),
-    }
 }

@@ -30,6 +30,19 @@ pub enum Value {
     Null,
 }
 
+impl Value {
+    /// The value as rule text (empty for null).
+    pub fn text(&self) -> String {
+        match self {
+            Value::Str(s) => s.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::Real(r) => r.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => String::new(),
+        }
+    }
+}
+
 /// One `field|modifiers: values` item of a selection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldMatch {
@@ -274,7 +287,8 @@ fn merge(base: Yaml, over: Yaml) -> Yaml {
     }
 }
 
-fn text(y: &Yaml) -> Option<String> {
+/// A YAML scalar as text.
+pub(crate) fn text(y: &Yaml) -> Option<String> {
     match y {
         Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
         Yaml::Integer(i) => Some(i.to_string()),
@@ -283,7 +297,8 @@ fn text(y: &Yaml) -> Option<String> {
     }
 }
 
-fn strings(y: &Yaml) -> Vec<String> {
+/// A YAML scalar or list of scalars as texts.
+pub(crate) fn strings(y: &Yaml) -> Vec<String> {
     match y {
         Yaml::Array(items) => items.iter().filter_map(text).collect(),
         other => text(other).into_iter().collect(),

@@ -72,7 +72,7 @@ pub(crate) fn makes_dynamic(name: &str) -> bool {
 }
 
 impl Lowerer<'_> {
-    fn udaf(
+    pub(crate) fn udaf(
         &self,
         name: &str,
         args: Vec<Expr>,

@@ -246,22 +246,6 @@ impl Lowerer<'_> {
 
     /// A DataFusion aggregate function over one argument.
     fn df_aggregate(&self, name: &str, arg: Expr, span: Span) -> R<Expr> {
-        let f = self.engine.aggregate_udf(name).ok_or_else(|| {
-            KqlError::new(
-                ErrorKind::Unsupported,
-                span,
-                format!("the engine lacks the aggregate `{name}`"),
-            )
-        })?;
-        Ok(Expr::AggregateFunction(
-            datafusion::logical_expr::expr::AggregateFunction::new_udf(
-                f,
-                vec![arg],
-                false,
-                None,
-                vec![],
-                None,
-            ),
-        ))
+        self.udaf(name, vec![arg], false, None, vec![], span)
     }
 }

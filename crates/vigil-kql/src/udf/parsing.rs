@@ -229,7 +229,8 @@ fn parse_command_line(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
     })))
 }
 
-fn percent_decode(text: &str) -> String {
+/// `%xx` escapes and `+` (a space) decoded; bytes that are not UTF-8 become U+FFFD.
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -507,33 +507,7 @@ fn map_text(args: &[ArrayRef], f: impl Fn(&str) -> Option<String>) -> DfResult<A
 }
 
 fn url_decode(args: &[ArrayRef], _rows: usize) -> DfResult<ArrayRef> {
-    map_text(args, |t| {
-        let bytes = t.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            let escaped = (bytes[i] == b'%')
-                .then(|| bytes.get(i + 1..i + 3))
-                .flatten()
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            match (escaped, bytes[i]) {
-                (Some(b), _) => {
-                    out.push(b);
-                    i += 3;
-                }
-                (None, b'+') => {
-                    out.push(b' ');
-                    i += 1;
-                }
-                (None, b) => {
-                    out.push(b);
-                    i += 1;
-                }
-            }
-        }
-        Some(String::from_utf8_lossy(&out).into_owned())
-    })
+    map_text(args, |t| Some(super::parsing::percent_decode(t)))
 }
 
 fn url_encode(args: &[ArrayRef], _rows: usize) -> DfResult<ArrayRef> {
