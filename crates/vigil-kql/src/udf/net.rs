@@ -28,8 +28,16 @@ pub(crate) const FUNCTIONS: &[Entry] = &[
         || DataType::Boolean,
         ipv4_is_in_any_range,
     ),
-    ("kql_has_any_ipv4", || DataType::Boolean, has_any_ipv4),
-    ("kql_has_ipv4_prefix", || DataType::Boolean, has_ipv4_prefix),
+    (
+        "kql_has_any_ipv4",
+        || DataType::Boolean,
+        has_address::<true>,
+    ),
+    (
+        "kql_has_ipv4_prefix",
+        || DataType::Boolean,
+        has_address::<false>,
+    ),
     ("kql_parse_ipv4_mask", || DataType::Int64, parse_ipv4_mask),
     ("kql_format_ipv4_mask", || DataType::Utf8, format_ipv4_mask),
     (
@@ -252,29 +260,16 @@ fn ipv4_is_in_any_range(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
     Ok(Arc::new(BooleanArray::from(out)))
 }
 
-/// `has_any_ipv4(text, ip, …)`: any of the addresses as a whole address in the text.
-fn has_any_ipv4(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
+/// `has_any_ipv4(text, ip, …)` (`WHOLE`: any of the addresses as a whole address in the
+/// text) and `has_ipv4_prefix(text, prefix, …)` (an address starting with one of them).
+fn has_address<const WHOLE: bool>(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
     let texts = strings(&args[0])?;
     let mut out = Vec::with_capacity(rows);
     for i in 0..rows {
         let t = text_at(&texts, i).unwrap_or("");
         let hit = candidates(args, i)?
             .iter()
-            .any(|ip| whole_address_at(t, ip, true));
-        out.push(Some(hit));
-    }
-    Ok(Arc::new(BooleanArray::from(out)))
-}
-
-/// `has_ipv4_prefix(text, prefix)`: an address in the text that starts with `prefix`.
-fn has_ipv4_prefix(args: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
-    let texts = strings(&args[0])?;
-    let mut out = Vec::with_capacity(rows);
-    for i in 0..rows {
-        let t = text_at(&texts, i).unwrap_or("");
-        let hit = candidates(args, i)?
-            .iter()
-            .any(|p| whole_address_at(t, p, false));
+            .any(|ip| whole_address_at(t, ip, WHOLE));
         out.push(Some(hit));
     }
     Ok(Arc::new(BooleanArray::from(out)))
