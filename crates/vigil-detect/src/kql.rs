@@ -205,8 +205,44 @@ impl Compiler<'_> {
         })
     }
 
+    /// Keyword values with modifiers (`'|all': [a, b]`): each value searched for in
+    /// the keyword columns.
+    fn keyword_match(&self, m: &FieldMatch) -> Result<String, String> {
+        let mut modifiers: Vec<Modifier> = m
+            .modifiers
+            .iter()
+            .copied()
+            .filter(|x| *x != Modifier::All)
+            .collect();
+        if !modifiers
+            .iter()
+            .any(|x| matches!(x, Modifier::StartsWith | Modifier::EndsWith))
+        {
+            modifiers.push(Modifier::Contains);
+        }
+        let mut per_value = Vec::new();
+        for v in &m.values {
+            let ors = self
+                .resolved
+                .source
+                .keywords
+                .iter()
+                .map(|c| text_test(&format!("tostring({c})"), &v.text(), &modifiers))
+                .collect::<Result<Vec<_>, _>>()?;
+            per_value.push(format!("({})", ors.join(" or ")));
+        }
+        let op = if m.modifiers.contains(&Modifier::All) {
+            " and "
+        } else {
+            " or "
+        };
+        Ok(format!("({})", per_value.join(op)))
+    }
+
     fn field_match(&self, m: &FieldMatch) -> Result<String, String> {
-        let field = m.field.as_deref().ok_or("a field match without a field")?;
+        let Some(field) = m.field.as_deref() else {
+            return self.keyword_match(m);
+        };
         let loc = self
             .resolved
             .fields

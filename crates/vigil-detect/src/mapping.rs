@@ -521,6 +521,13 @@ fn answer(
     let mut out = BTreeMap::new();
     for m in matches {
         let Some(field) = &m.field else {
+            // Keyword values with modifiers (`'|all': [...]`).
+            if source.keywords.is_empty() {
+                return Err(format!(
+                    "keyword searches are not supported on {}",
+                    source.table
+                ));
+            }
             continue;
         };
         let location = match source.fields.get(field) {
