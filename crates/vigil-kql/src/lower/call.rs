@@ -15,201 +15,8 @@ use crate::error::{ErrorKind, KqlError, Span};
 use crate::suggest::closest;
 use crate::udf;
 
-/// Every scalar function name Vigil knows (for suggestions and `--check`).
-pub(crate) const SCALAR_FUNCTIONS: &[&str] = &[
-    "ipv4_is_in_any_range",
-    "has_any_ipv4",
-    "has_ipv4_prefix",
-    "has_any_ipv4_prefix",
-    "parse_ipv4_mask",
-    "format_ipv4_mask",
-    "ipv4_netmask_suffix",
-    "strcmp",
-    "make_timespan",
-    "pack_all",
-    "indexof_regex",
-    "isascii",
-    "parse_path",
-    "parse_command_line",
-    "parse_urlquery",
-    "base64_decode_toarray",
-    "range",
-    "repeat",
-    "zip",
-    "bag_has_key",
-    "bag_remove_keys",
-    "parse_xml",
-    "array_sum",
-    "series_stats_dynamic",
-    "series_stats",
-    "series_fit_line",
-    "series_fit_line_dynamic",
-    "series_decompose",
-    "series_decompose_anomalies",
-    "series_outliers",
-    "series_add",
-    "series_subtract",
-    "series_multiply",
-    "series_divide",
-    "series_greater",
-    "series_less",
-    "series_equals",
-    "ago",
-    "now",
-    "tostring",
-    "toint",
-    "tolong",
-    "toint64",
-    "toreal",
-    "todouble",
-    "todecimal",
-    "tobool",
-    "toboolean",
-    "todatetime",
-    "totimespan",
-    "time",
-    "toguid",
-    "todynamic",
-    "parse_json",
-    "parsejson",
-    "tolower",
-    "toupper",
-    "strlen",
-    "string_size",
-    "strcat",
-    "strcat_delim",
-    "substring",
-    "indexof",
-    "replace_string",
-    "replace_regex",
-    "replace",
-    "trim",
-    "trim_start",
-    "trim_end",
-    "split",
-    "extract",
-    "extract_all",
-    "extractall",
-    "extractjson",
-    "extract_json",
-    "countof",
-    "reverse",
-    "isempty",
-    "isnotempty",
-    "notempty",
-    "isnull",
-    "isnotnull",
-    "notnull",
-    "iff",
-    "iif",
-    "case",
-    "coalesce",
-    "max_of",
-    "min_of",
-    "abs",
-    "floor",
-    "ceiling",
-    "round",
-    "sqrt",
-    "exp",
-    "log",
-    "log10",
-    "log2",
-    "exp2",
-    "exp10",
-    "pow",
-    "sign",
-    "pi",
-    "rand",
-    "bin",
-    "bin_at",
-    "startofday",
-    "startofweek",
-    "startofmonth",
-    "startofyear",
-    "endofday",
-    "endofweek",
-    "endofmonth",
-    "endofyear",
-    "dayofweek",
-    "dayofmonth",
-    "dayofyear",
-    "hourofday",
-    "getyear",
-    "getmonth",
-    "monthofyear",
-    "weekofyear",
-    "week_of_year",
-    "datetime_part",
-    "datepart",
-    "datetime_diff",
-    "datetime_add",
-    "format_datetime",
-    "format_timespan",
-    "make_datetime",
-    "unixtime_seconds_todatetime",
-    "unixtime_milliseconds_todatetime",
-    "unixtime_microseconds_todatetime",
-    "unixtime_nanoseconds_todatetime",
-    "hash_md5",
-    "hash_sha1",
-    "hash_sha256",
-    "tohex",
-    "base64_encode_tostring",
-    "base64_encodestring",
-    "base64_decode_tostring",
-    "base64_decodestring",
-    "url_decode",
-    "url_encode",
-    "url_encode_component",
-    "parse_url",
-    "ipv4_is_private",
-    "ipv4_is_in_range",
-    "ipv4_compare",
-    "ipv4_is_match",
-    "parse_ipv4",
-    "format_ipv4",
-    "has_ipv4",
-    "array_length",
-    "arraylength",
-    "pack",
-    "bag_pack",
-    "pack_array",
-    "bag_keys",
-    "bag_merge",
-    "set_has_element",
-    "array_index_of",
-    "array_concat",
-    "array_slice",
-    "array_sort_asc",
-    "array_sort_desc",
-    "array_reverse",
-    "set_union",
-    "set_intersect",
-    "set_difference",
-    "strcat_array",
-    "array_strcat",
-    "gettype",
-    "column_ifexists",
-    "columnifexists",
-    "toscalar",
-    "not",
-    "isnan",
-    "isinf",
-    "isfinite",
-    "new_guid",
-    "strrep",
-    "translate",
-    "binary_and",
-    "binary_or",
-    "binary_xor",
-    "binary_shift_left",
-    "binary_shift_right",
-    "ingestion_time",
-    "make_string",
-    "unicode_codepoints_to_string",
-    "dynamic",
-];
+use super::names::{NOT_YET, TEXT_FUNCTIONS};
+pub(crate) use super::names::{SCALAR_FUNCTIONS, WINDOW_FUNCTIONS};
 
 impl Lowerer<'_> {
     pub(crate) fn call(
@@ -281,6 +88,10 @@ impl Lowerer<'_> {
             Ok(())
         };
         let df = |this: &Self, f: &str, a: Vec<Expr>| this.df_call(f, a, span);
+        if let Some((_, udf_name)) = TEXT_FUNCTIONS.iter().find(|(k, _)| *k == name) {
+            arity(1, 1)?;
+            return Ok(udf::call(udf_name, vec![self.text_arg(args, 0, rel)?]));
+        }
         Ok(match name {
             // ----- time -----
             "ago" => {
@@ -719,30 +530,6 @@ impl Lowerer<'_> {
                 arity(1, 2)?;
                 let x = cast(self.arg(args, 0, rel)?, DataType::Int64);
                 df(self, "to_hex", vec![x])?
-            }
-            "base64_encode_tostring" | "base64_encodestring" => {
-                arity(1, 1)?;
-                udf::call("kql_base64_encode", vec![self.text_arg(args, 0, rel)?])
-            }
-            "base64_decode_tostring" | "base64_decodestring" => {
-                arity(1, 1)?;
-                udf::call("kql_base64_decode", vec![self.text_arg(args, 0, rel)?])
-            }
-            "url_decode" => {
-                arity(1, 1)?;
-                udf::call("kql_url_decode", vec![self.text_arg(args, 0, rel)?])
-            }
-            "url_encode" | "url_encode_component" => {
-                arity(1, 1)?;
-                udf::call("kql_url_encode", vec![self.text_arg(args, 0, rel)?])
-            }
-            "parse_url" => {
-                arity(1, 1)?;
-                udf::call("kql_parse_url", vec![self.text_arg(args, 0, rel)?])
-            }
-            "ipv4_is_private" | "parse_ipv4" => {
-                arity(1, 1)?;
-                udf::call(&format!("kql_{name}"), vec![self.text_arg(args, 0, rel)?])
             }
             "ipv4_is_in_range" | "has_ipv4" => {
                 arity(2, 2)?;
@@ -1196,10 +983,6 @@ impl Lowerer<'_> {
                 };
                 udf::call(&format!("kql_{name}"), vec![bag, second])
             }
-            "parse_xml" => {
-                arity(1, 1)?;
-                udf::call("kql_parse_xml", vec![self.text_arg(args, 0, rel)?])
-            }
             "array_sum" => {
                 arity(1, 1)?;
                 udf::call("kql_array_sum", vec![self.dynamic_text(&args[0], rel)?])
@@ -1238,43 +1021,12 @@ impl Lowerer<'_> {
                 }
                 udf::call("kql_series_elementwise", a)
             }
-            other => return Err(self.unknown_function(other, span, args)),
+            other => return Err(self.unknown_function(other, span)),
         })
     }
 
-    fn unknown_function(&self, name: &str, span: Span, args: &[ast::Expr]) -> KqlError {
-        const LATER: &[&str] = &[
-            "parse_csv",
-            "parse_user_agent",
-            "parse_version",
-            "series_fir",
-            "series_iir",
-            "row_window_session",
-            "hash",
-            "format_bytes",
-            "ipv4_lookup",
-            "geo_info_from_ip_address",
-            "ipv6_compare",
-            "ipv6_is_match",
-            "parse_ipv6",
-            "estimate_data_size",
-            "base64_encode_fromarray",
-            "hash_combine",
-            "datetime_utc_to_local",
-            "datetime_local_to_utc",
-            "percentrank_tdigest",
-            "tdigest_merge",
-            "cursor_after",
-            "current_principal",
-            "current_cluster_endpoint",
-            "extract_log",
-            "todecimal_safe",
-            "array_split",
-            "array_iff",
-            "dynamic_to_json",
-            "bag_set_key",
-        ];
-        if LATER.contains(&name) {
+    fn unknown_function(&self, name: &str, span: Span) -> KqlError {
+        if NOT_YET.contains(&name) {
             return super::unsupported(span, &format!("the function `{name}()`"));
         }
         let all = SCALAR_FUNCTIONS
@@ -1286,7 +1038,6 @@ impl Lowerer<'_> {
             Some(s) => format!("unknown function `{name}`; did you mean `{s}`?"),
             None => format!("unknown function `{name}`"),
         };
-        let _ = args;
         KqlError::new(ErrorKind::UnknownFunction, span, message)
     }
 
@@ -1364,9 +1115,6 @@ impl Lowerer<'_> {
         })
     }
 }
-
-/// Window functions, allowed after `serialize` (or a sort).
-pub(crate) const WINDOW_FUNCTIONS: &[&str] = &["prev", "next", "row_number", "row_cumsum"];
 
 /// The type in `typeof(long)`.
 pub(crate) fn type_of_arg(e: &ast::Expr) -> R<vigil_schema::KqlType> {

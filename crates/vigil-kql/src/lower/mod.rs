@@ -12,6 +12,7 @@ mod call;
 mod evaluate;
 mod expr;
 mod join;
+mod names;
 mod ops;
 mod series;
 
