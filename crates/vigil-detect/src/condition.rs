@@ -203,7 +203,8 @@ impl Parser {
                 } else {
                     None
                 };
-                let is_of = matches!(self.toks.get(self.pos + 1), Some((_, Tok::Word(o))) if o.eq_ignore_ascii_case("of"));
+                let next = self.toks.get(self.pos + 1);
+                let is_of = matches!(next, Some((_, Tok::Word(o))) if o.eq_ignore_ascii_case("of"));
                 if let (Some(all), true) = (quantifier, is_of) {
                     self.pos += 2;
                     let Some(target) = self.word().map(str::to_string) else {

@@ -105,7 +105,8 @@ impl Lowerer<'_> {
         if current.column(ROW).is_none() {
             return Err(unsupported(
                 span,
-                "an `mv-apply` subquery that drops its row key (use where, extend, project, summarize, top, take, sort)",
+                "an `mv-apply` subquery that drops its row key \
+                 (use where, extend, project, summarize, top, take, sort)",
             ));
         }
 

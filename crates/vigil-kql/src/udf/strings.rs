@@ -230,8 +230,9 @@ fn commonness(b: u8) -> u8 {
 /// Where in a needle to anchor the search: its rarest byte. Needles are nearly always
 /// constant, so the last one's anchor is kept.
 fn anchor_of(needle: &[u8]) -> usize {
+    type Last = std::cell::RefCell<(Vec<u8>, usize)>;
     thread_local! {
-        static LAST: std::cell::RefCell<(Vec<u8>, usize)> = const { std::cell::RefCell::new((Vec::new(), 0)) };
+        static LAST: Last = const { std::cell::RefCell::new((Vec::new(), 0)) };
     }
     LAST.with(|last| {
         let mut last = last.borrow_mut();
