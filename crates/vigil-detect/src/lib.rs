@@ -15,13 +15,21 @@
 //! assert!(loaded.errors.is_empty());
 //! ```
 
+pub mod alert;
 pub mod condition;
+pub mod detector;
+pub mod incident;
 pub mod kql;
 pub mod mapping;
+pub mod matcher;
 pub mod modifier;
+pub mod plan;
 pub mod rule;
+pub mod state;
 pub mod value;
 
+pub use alert::{Alert, Level, RuleInfo};
+pub use detector::Detector;
 pub use mapping::Mapping;
 pub use rule::{Loaded, Rule, RuleBody, RuleError, load_path, load_text};
 

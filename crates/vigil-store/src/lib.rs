@@ -98,7 +98,8 @@ impl Store {
         &self.dir
     }
 
-    pub(crate) fn db_path(&self) -> PathBuf {
+    /// The SQLite file that holds the lake's manifest and Vigil's other state.
+    pub fn db_path(&self) -> PathBuf {
         self.dir.join("vigil.db")
     }
 

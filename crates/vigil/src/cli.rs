@@ -90,6 +90,129 @@ pub enum Command {
     /// Work with Sigma detection rules
     #[command(subcommand)]
     Rules(RulesCommand),
+
+    /// Hunt with Sigma rules: raise alerts and group them into incidents
+    #[command(
+        long_about = "Hunt with Sigma rules over the lake, or over files as they are ingested \
+            (--input).\n\n\
+            Every rule with a table to run on is compiled once into a columnar matcher that \
+            reads Arrow batches: one multi-pattern scan per column for all rules, cheap \
+            tests before regular expressions. Each matching row raises an alert in \
+            AlertInfo and AlertEvidence (rule, severity from the level, ATT&CK tactics and \
+            techniques from the tags, the row's entities and its source record); hunting \
+            the same data again adds no duplicates. Alerts sharing a device, user, remote \
+            address or file within 24 hours are grouped into incidents in \
+            SecurityIncident (see `vigil incidents`).\n\n\
+            Rules come from --rules, else from the folders in $VIGIL_RULES (separated by \
+            ':'), else from <data-dir>/rules. The run ends with a summary: events scanned, \
+            alerts by level, top rules and devices, incidents, and rules skipped with the \
+            reason.\n\n\
+            Exit status: 0, or 3 when rules or records were skipped.",
+        after_help = "Examples:\n  \
+            vigil hunt --rules ../shared/data/sigma/rules --input ./evtx/\n  \
+            vigil hunt --rules my-rules/ --min-level high\n  \
+            vigil hunt --rules rules/ --format ndjson > alerts.ndjson"
+    )]
+    Hunt(HuntArgs),
+
+    /// List incidents, show one, or set its status and classification
+    #[command(
+        long_about = "Incidents are groups of related alerts made by `vigil hunt`, stored in \
+            the SecurityIncident table (each change adds a row, as in Microsoft Sentinel).\n\n\
+            With no subcommand, incidents are listed newest first; --severity and --status \
+            filter them.",
+        after_help = "Examples:\n  \
+            vigil incidents --severity high --status new\n  \
+            vigil incidents show 3\n  \
+            vigil incidents set 3 --status closed --classification false-positive \\\n      \
+            --reason incorrect-alert-logic --comment 'backup job'"
+    )]
+    Incidents(IncidentsArgs),
+}
+
+#[derive(Args)]
+pub struct HuntArgs {
+    /// Rule files or folders (repeatable; default: $VIGIL_RULES, else <data-dir>/rules)
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+
+    /// Leave out rules below this level
+    #[arg(long, value_name = "LEVEL", default_value = "low",
+          value_parser = ["informational", "low", "medium", "high", "critical"])]
+    pub min_level: String,
+
+    /// Ingest these files and hunt over them as they are read (repeatable)
+    #[arg(long = "input", value_name = "PATH")]
+    pub input: Vec<PathBuf>,
+
+    /// `table`: the summary; `json`: summary and alerts; `csv`, `ndjson`: the new alerts
+    #[arg(long, value_name = "FORMAT", default_value = "table",
+          value_parser = ["table", "json", "csv", "ndjson"])]
+    pub format: String,
+
+    /// Threads for parsing EVTX with --input (0: one per core)
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+
+    /// No progress bar
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args)]
+pub struct IncidentsArgs {
+    #[command(subcommand)]
+    pub command: Option<IncidentsCommand>,
+
+    /// Only incidents of this severity (informational, low, medium, high)
+    #[arg(long, value_name = "SEVERITY")]
+    pub severity: Option<String>,
+
+    /// Only incidents with this status (new, active, closed)
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+#[derive(Subcommand)]
+pub enum IncidentsCommand {
+    /// One incident: what it is, its entities, and the timeline of its alerts
+    Show {
+        /// The incident number
+        number: i64,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Set an incident's status, classification and comment
+    #[command(
+        long_about = "Set an incident's status, classification and comment. Closing an \
+            incident as a false positive (with its --reason) suppresses the same rules on \
+            the same device and user in later hunts; `vigil hunt` reports how many alerts \
+            were suppressed."
+    )]
+    Set {
+        /// The incident number
+        number: i64,
+        /// new, active or closed
+        #[arg(long, value_parser = ["new", "active", "closed"])]
+        status: Option<String>,
+        /// true-positive, false-positive, benign (benign positive) or undetermined
+        #[arg(long, value_parser = ["true-positive", "false-positive", "benign", "undetermined"])]
+        classification: Option<String>,
+        /// Why: suspicious-activity, suspicious-but-expected, incorrect-alert-logic,
+        /// inaccurate-data (required with false-positive)
+        #[arg(long, value_parser = ["suspicious-activity", "suspicious-but-expected",
+                                    "incorrect-alert-logic", "inaccurate-data"])]
+        reason: Option<String>,
+        /// Free text kept with the verdict
+        #[arg(long)]
+        comment: Option<String>,
+        /// Who is working on it
+        #[arg(long)]
+        owner: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -126,6 +249,30 @@ pub enum RulesCommand {
             vigil rules run my-rules/ --format json > matches.ndjson"
     )]
     Run(RunRulesArgs),
+
+    /// List rules with their level, table and ATT&CK tags
+    #[command(after_help = "Examples:\n  \
+        vigil rules list ../shared/data/sigma/rules --tag attack.t1059\n  \
+        vigil rules list rules/ --level high --format csv")]
+    List(ListRulesArgs),
+}
+
+#[derive(Args)]
+pub struct ListRulesArgs {
+    /// Rule files or folders (read recursively)
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Only rules with this tag (`attack.t1059` also lists its sub-techniques)
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+
+    /// Only rules of this level
+    #[arg(long, value_name = "LEVEL")]
+    pub level: Option<String>,
+
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 #[derive(Args)]

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use arrow::record_batch::RecordBatch;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
+use vigil_detect::{Alert, Detector};
 use vigil_ingest::{Problem, ReadOptions, Reader, Sink, Source, SourceSummary};
 use vigil_schema::Table;
 use vigil_store::{SourceEntry, Store, Writer};
@@ -32,6 +33,10 @@ struct LakeSink<'a> {
     problems: u64,
     max_problems: usize,
     commits: u64,
+    /// Rules run over each batch before it is written, and the alerts they raised.
+    detector: Option<&'a Detector>,
+    alerts: Vec<Alert>,
+    scanned: u64,
 }
 
 impl LakeSink<'_> {
@@ -83,6 +88,12 @@ impl Sink for LakeSink<'_> {
     }
 
     fn batch(&mut self, table: &'static Table, batch: RecordBatch) -> Result<(), String> {
+        if let Some(d) = self.detector
+            && d.matcher(&table.name).is_some()
+        {
+            self.scanned += batch.num_rows() as u64;
+            self.alerts.extend(d.scan(&table.name, &batch));
+        }
         self.writer.write(table, &batch).map_err(|e| e.to_string())
     }
 
@@ -132,7 +143,63 @@ impl Sink for LakeSink<'_> {
     }
 }
 
+/// What an ingest did.
+pub struct Ingested {
+    pub totals: vigil_ingest::ReadTotals,
+    pub elapsed: Duration,
+    pub problems: u64,
+    pub commits: u64,
+    /// Alerts raised on the rows read (with a detector).
+    pub alerts: Vec<Alert>,
+    /// Rows the detector looked at.
+    pub scanned: u64,
+}
+
 pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
+    let store = Store::open(data_dir)
+        .with_context(|| format!("opening the lake in {}", data_dir.display()))?;
+    let done = ingest(&store, &args, None)?;
+    let rate = done.totals.records as f64 / done.elapsed.as_secs_f64().max(1e-9);
+    match args.summary {
+        SummaryFormat::Json => {
+            let totals = &done.totals;
+            let summary = json!({
+                "sources": totals.sources,
+                "already_ingested": totals.already_ingested,
+                "ignored_files": totals.ignored.len(),
+                "failed_files": totals.failed_files,
+                "records": totals.records,
+                "skipped_records": totals.skipped_records,
+                "problems": done.problems,
+                "bytes": totals.bytes,
+                "seconds": done.elapsed.as_secs_f64(),
+                "commits": done.commits,
+                "rows": totals.rows,
+            });
+            writeln!(
+                std::io::stdout(),
+                "{}",
+                serde_json::to_string_pretty(&summary)?
+            )?;
+        }
+        SummaryFormat::Table => print_summary(
+            &mut std::io::stdout().lock(),
+            &done.totals,
+            done.elapsed,
+            rate,
+            done.problems,
+        )?,
+    }
+    Ok(if done.totals.has_skips() {
+        ExitCode::from(crate::EXIT_SKIPPED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Reads `args.paths` into the lake, running `detector`'s rules over every batch on
+/// its way in.
+pub fn ingest(store: &Store, args: &IngestArgs, detector: Option<&Detector>) -> Result<Ingested> {
     for path in &args.paths {
         if !path.exists() {
             anyhow::bail!("{}: no such file or folder", path.display());
@@ -148,8 +215,6 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
     let reader = Reader::new(options)
         .validate()
         .map_err(anyhow::Error::msg)?;
-    let store = Store::open(data_dir)
-        .with_context(|| format!("opening the lake in {}", data_dir.display()))?;
     let mut writer = store.writer()?;
     writer.set_buffer_bytes(args.buffer_mb.saturating_mul(1 << 20));
 
@@ -168,7 +233,7 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
         bar
     };
     let mut sink = LakeSink {
-        store: &store,
+        store,
         writer,
         force: args.force,
         commit_rows: args.commit_rows.max(1),
@@ -178,6 +243,9 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
         problems: 0,
         max_problems: args.max_problems,
         commits: 0,
+        detector,
+        alerts: Vec::new(),
+        scanned: 0,
     };
 
     let started = Instant::now();
@@ -198,40 +266,13 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
     sink.bar.finish_and_clear();
     let elapsed = started.elapsed();
 
-    let rate = totals.records as f64 / elapsed.as_secs_f64().max(1e-9);
-    match args.summary {
-        SummaryFormat::Json => {
-            let summary = json!({
-                "sources": totals.sources,
-                "already_ingested": totals.already_ingested,
-                "ignored_files": totals.ignored.len(),
-                "failed_files": totals.failed_files,
-                "records": totals.records,
-                "skipped_records": totals.skipped_records,
-                "problems": sink.problems,
-                "bytes": totals.bytes,
-                "seconds": elapsed.as_secs_f64(),
-                "commits": sink.commits,
-                "rows": totals.rows,
-            });
-            writeln!(
-                std::io::stdout(),
-                "{}",
-                serde_json::to_string_pretty(&summary)?
-            )?;
-        }
-        SummaryFormat::Table => print_summary(
-            &mut std::io::stdout().lock(),
-            &totals,
-            elapsed,
-            rate,
-            sink.problems,
-        )?,
-    }
-    Ok(if totals.has_skips() {
-        ExitCode::from(crate::EXIT_SKIPPED)
-    } else {
-        ExitCode::SUCCESS
+    Ok(Ingested {
+        totals,
+        elapsed,
+        problems: sink.problems,
+        commits: sink.commits,
+        alerts: sink.alerts,
+        scanned: sink.scanned,
     })
 }
 

@@ -2,7 +2,10 @@
 //! done in `vigil-ingest`, `vigil-store`, `vigil-kql`, `vigil-detect` and `vigil-schema`.
 
 mod cli;
+mod hunt;
+mod incidents;
 mod ingest;
+mod lake;
 mod output;
 mod query;
 mod rules;
@@ -33,6 +36,8 @@ fn main() -> ExitCode {
         Command::Sql(args) => sql::run(&data_dir, args),
         Command::Compact => tables::compact(&data_dir),
         Command::Rules(command) => rules::run(&data_dir, command),
+        Command::Hunt(args) => hunt::run(&data_dir, args),
+        Command::Incidents(args) => incidents::run(&data_dir, args),
     };
     match result {
         Ok(code) => code,

@@ -6,13 +6,66 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::EXIT_SKIPPED;
-use crate::cli::{LintArgs, RulesCommand, RunRulesArgs};
+use crate::cli::{LintArgs, ListRulesArgs, RulesCommand, RunRulesArgs};
 
 pub fn run(data_dir: &std::path::Path, command: RulesCommand) -> Result<ExitCode> {
     match command {
         RulesCommand::Lint(args) => lint(args),
         RulesCommand::Run(args) => run_rules(data_dir, args),
+        RulesCommand::List(args) => list(args),
     }
+}
+
+fn list(args: ListRulesArgs) -> Result<ExitCode> {
+    let catalog = vigil_schema::Catalog::builtin();
+    let (mapping, _) = vigil_detect::Mapping::windows(catalog);
+    let tag = args.tag.as_ref().map(|t| t.to_ascii_lowercase());
+    let mut rows = Vec::new();
+    for path in &args.paths {
+        if !path.exists() {
+            anyhow::bail!("{} does not exist", path.display());
+        }
+        for rule in vigil_detect::load_path(path).rules {
+            let tags: Vec<String> = rule.tags.iter().map(|t| t.to_ascii_lowercase()).collect();
+            if let Some(want) = &tag {
+                // `attack.t1059` also lists `attack.t1059.001`.
+                let sub = format!("{want}.");
+                if !tags.iter().any(|t| t == want || t.starts_with(&sub)) {
+                    continue;
+                }
+            }
+            let level = rule.level.clone().unwrap_or_default();
+            if args
+                .level
+                .as_ref()
+                .is_some_and(|l| !l.eq_ignore_ascii_case(&level))
+            {
+                continue;
+            }
+            let table = match &rule.body {
+                vigil_detect::RuleBody::Detection(_) => mapping
+                    .resolve(&rule, catalog)
+                    .map(|r| r.source.table.clone())
+                    .unwrap_or_else(|_| "-".into()),
+                vigil_detect::RuleBody::Correlation(_) => "(correlation)".into(),
+                vigil_detect::RuleBody::Filter(_) => "(filter)".into(),
+            };
+            rows.push(vec![
+                serde_json::json!(level),
+                serde_json::json!(table),
+                serde_json::json!(rule.title),
+                serde_json::json!(rule.tags.join(" ")),
+                serde_json::json!(rule.id),
+                serde_json::json!(rule.file.display().to_string()),
+            ]);
+        }
+    }
+    crate::output::print_rows(
+        &["Level", "Table", "Title", "Tags", "Id", "File"],
+        &rows,
+        args.format,
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn lint(args: LintArgs) -> Result<ExitCode> {

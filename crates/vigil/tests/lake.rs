@@ -9,6 +9,7 @@ mod lake {
     mod crash;
     mod evtx;
     mod exports;
+    mod hunt;
     mod otrf;
     mod query;
     mod rules;

@@ -3,6 +3,7 @@
 //! mapped, turned into KQL and run, and the rows it matches are compared with the
 //! expected ones.
 
+use crate::matcher::TableMatcher;
 use std::io::Cursor;
 use std::path::Path;
 use std::sync::Arc;
@@ -107,7 +108,7 @@ async fn run(case: &Case) -> Result<Vec<usize>, String> {
     let batches = reader
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
-    let provider = MemTable::try_new(schema, vec![batches]).map_err(|e| e.to_string())?;
+    let provider = MemTable::try_new(schema, vec![batches.clone()]).map_err(|e| e.to_string())?;
 
     let loaded = load_text(Path::new("case.yml"), &case.rule);
     if let Some(e) = loaded.errors.first() {
@@ -115,7 +116,8 @@ async fn run(case: &Case) -> Result<Vec<usize>, String> {
     }
     let rule = &loaded.rules[0];
     let (mapping, _) = Mapping::windows(catalog);
-    let (table, query) = kql::compile(rule, &mapping, catalog)?;
+    let plan = crate::plan::plan(rule, &mapping, catalog)?;
+    let (table, query) = (plan.table.clone(), kql::plan_query(&plan)?);
     if table != case.table {
         return Err(format!("the rule runs on {table}, not {}", case.table));
     }
@@ -137,6 +139,23 @@ async fn run(case: &Case) -> Result<Vec<usize>, String> {
         rows.extend(col.values().iter().map(|v| *v as usize));
     }
     rows.sort_unstable();
+
+    // The columnar matcher must find the same rows as the query.
+    let matcher = TableMatcher::new(&table, vec![(0, plan)])
+        .map_err(|e| format!("the matcher refused the rule: {e:?}"))?;
+    let mut matched = Vec::new();
+    let mut offset = 0;
+    for b in &batches {
+        for hit in matcher.run(b) {
+            matched.extend(hit.rows.iter().map(|r| r + offset + 1));
+        }
+        offset += b.num_rows();
+    }
+    if matched != rows {
+        return Err(format!(
+            "the query found rows {rows:?} but the matcher found {matched:?}\n{query}"
+        ));
+    }
     Ok(rows)
 }
 

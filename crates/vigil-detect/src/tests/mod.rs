@@ -2,6 +2,8 @@
 //! with the reason.
 
 mod golden;
+mod incidents;
+mod matcher;
 
 use std::path::{Path, PathBuf};
 
@@ -397,12 +399,12 @@ fn values_become_kql_tests_with_sigma_wildcards() {
 
 #[test]
 fn windash_and_base64offset_make_the_variants_sigma_defines() {
-    let v = crate::kql::test_windash("-enc x");
+    let v = crate::plan::windash("-enc x");
     assert_eq!(v.len(), 5);
     assert!(v.contains(&"/enc x".to_string()));
     assert!(v.contains(&"\u{2013}enc x".to_string()));
     assert_eq!(
-        crate::kql::test_base64_offsets("ping"),
+        crate::plan::base64_offsets(b"ping"),
         vec!["cGluZ", "Bpbm", "waW5n"]
     );
 }

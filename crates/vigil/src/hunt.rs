@@ -1,0 +1,446 @@
+//! `vigil hunt`: Sigma rules over the lake (or over files as they are ingested), alerts
+//! into AlertInfo and AlertEvidence, alerts grouped into incidents.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use serde_json::{Value as Json, json};
+use vigil_detect::alert::{Alert, Level, RuleInfo, alert_rows};
+use vigil_detect::incident::{
+    AlertFacts, DEFAULT_WINDOW_NS, Verdict, correlate, incident_batch, incident_row,
+};
+use vigil_detect::state::DetectionState;
+use vigil_detect::{Detector, Mapping};
+use vigil_schema::Catalog;
+use vigil_store::Store;
+
+use crate::cli::{HuntArgs, IngestArgs, SummaryFormat};
+use crate::lake;
+
+/// The rule folders to use: those given, else `$VIGIL_RULES`, else `<data-dir>/rules`.
+pub fn rule_paths(given: &[PathBuf], data_dir: &Path) -> Result<Vec<PathBuf>> {
+    if !given.is_empty() {
+        return Ok(given.to_vec());
+    }
+    if let Some(list) = std::env::var_os("VIGIL_RULES").filter(|v| !v.is_empty()) {
+        return Ok(std::env::split_paths(&list).collect());
+    }
+    let own = data_dir.join("rules");
+    if own.is_dir() {
+        return Ok(vec![own]);
+    }
+    anyhow::bail!(
+        "no rules: pass --rules PATH, set VIGIL_RULES, or put rules in {}",
+        own.display()
+    )
+}
+
+/// Loads the rules under `paths` and compiles them; problems are printed.
+pub fn detector(paths: &[PathBuf], min_level: Level, quiet: bool) -> Result<(Detector, usize)> {
+    let mut rules = Vec::new();
+    let mut refused = 0;
+    for path in paths {
+        if !path.exists() {
+            anyhow::bail!("{}: no such rule file or folder", path.display());
+        }
+        let loaded = vigil_detect::load_path(path);
+        for e in &loaded.errors {
+            if !quiet {
+                eprintln!("rule not loaded: {e}");
+            }
+        }
+        refused += loaded.errors.len();
+        rules.extend(loaded.rules);
+    }
+    let catalog = Catalog::builtin();
+    let (mapping, mapping_errors) = Mapping::windows(catalog);
+    for e in &mapping_errors {
+        eprintln!("warning: the field mapping: {e}");
+    }
+    Ok((Detector::new(&rules, &mapping, catalog, min_level), refused))
+}
+
+/// What a hunt found and did.
+pub struct Outcome {
+    pub scanned: u64,
+    pub raised: Vec<Alert>,
+    pub new_alerts: Vec<Alert>,
+    pub suppressed: usize,
+    pub incidents_changed: usize,
+    pub incidents: usize,
+}
+
+/// Rows of every table the detector reads, scanned batch by batch.
+async fn scan_lake(ctx: &SessionContext, detector: &Detector) -> Result<(u64, Vec<Alert>)> {
+    let mut scanned = 0;
+    let mut alerts = Vec::new();
+    for m in detector.matchers() {
+        let df = ctx
+            .table(datafusion::common::TableReference::bare(m.table()))
+            .await
+            .with_context(|| format!("opening {}", m.table()))?;
+        let mut stream = df.execute_stream().await?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.with_context(|| format!("reading {}", m.table()))?;
+            scanned += batch.num_rows() as u64;
+            alerts.extend(detector.scan(m.table(), &batch));
+        }
+    }
+    Ok((scanned, alerts))
+}
+
+/// Stores the alerts not stored before (and not suppressed), then brings incidents up
+/// to date with every alert in the lake.
+async fn record(
+    store: &Store,
+    detector: &Detector,
+    raised: Vec<Alert>,
+    scanned: u64,
+) -> Result<Outcome> {
+    let catalog = Catalog::builtin();
+    let state = DetectionState::open(&store.db_path()).map_err(anyhow::Error::msg)?;
+    let ctx = store.session()?;
+    let known: HashSet<String> = lake::texts(&ctx, "SELECT \"AlertId\" FROM \"AlertInfo\"")
+        .await?
+        .into_iter()
+        .collect();
+    let suppressions = state.suppressions().map_err(anyhow::Error::msg)?;
+    let rules = detector.rules();
+    let mut seen = HashSet::new();
+    let mut new_alerts = Vec::new();
+    let mut suppressed = 0;
+    for a in &raised {
+        if known.contains(&a.id) || !seen.insert(a.id.clone()) {
+            continue;
+        }
+        let facts = AlertFacts::of(a, &rules[a.rule]);
+        if suppressions.iter().any(|s| s.covers(&facts)) {
+            suppressed += 1;
+            continue;
+        }
+        new_alerts.push(a.clone());
+    }
+    if !new_alerts.is_empty() {
+        let mut writer = store.writer()?;
+        for chunk in new_alerts.chunks(50_000) {
+            if let Some((info, evidence)) = alert_rows(catalog, rules, chunk) {
+                writer.write(catalog.table("AlertInfo").context("catalog")?, &info)?;
+                writer.write(
+                    catalog.table("AlertEvidence").context("catalog")?,
+                    &evidence,
+                )?;
+            }
+        }
+        writer.commit()?;
+    }
+    let (incidents, incidents_changed) = update_incidents(store, &state).await?;
+    Ok(Outcome {
+        scanned,
+        raised,
+        new_alerts,
+        suppressed,
+        incidents_changed,
+        incidents,
+    })
+}
+
+/// Correlates every alert in the lake and adds a SecurityIncident row for each
+/// incident that is new or whose alerts changed. Returns (incidents, rows added).
+pub async fn update_incidents(store: &Store, state: &DetectionState) -> Result<(usize, usize)> {
+    let ctx = store.session()?;
+    let facts = lake::alert_facts(&ctx).await?;
+    let incidents = correlate(&facts, DEFAULT_WINDOW_NS);
+    let latest = lake::latest_incidents(&ctx).await?;
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    let mut changed = 0;
+    let batch = incident_batch(Catalog::builtin(), |rows| {
+        for inc in &incidents {
+            let previous = latest.get(&inc.name);
+            if previous.is_some_and(|p| p.alerts == inc.alerts) {
+                continue;
+            }
+            let Ok((number, created)) = state.number(&inc.name, now) else {
+                continue;
+            };
+            let verdict = previous
+                .map(|p| p.verdict.clone())
+                .unwrap_or_else(|| Verdict {
+                    status: "New".into(),
+                    ..Verdict::default()
+                });
+            incident_row(rows, inc, number, &verdict, created, now, "Vigil");
+            changed += 1;
+        }
+    });
+    if let Some(batch) = batch {
+        let mut writer = store.writer()?;
+        writer.write(
+            Catalog::builtin()
+                .table("SecurityIncident")
+                .context("catalog")?,
+            &batch,
+        )?;
+        writer.commit()?;
+    }
+    Ok((incidents.len(), changed))
+}
+
+pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let paths = rule_paths(&args.rules, data_dir)?;
+    let min_level = Level::parse(&args.min_level).unwrap_or(Level::Low);
+    let (detector, refused) = detector(&paths, min_level, args.quiet || args.format != "table")?;
+    let load_time = started.elapsed();
+    let store = Store::open(data_dir)
+        .with_context(|| format!("opening the lake in {}", data_dir.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let scan_started = Instant::now();
+    let mut skipped_records = false;
+    let (scanned, raised) = if args.input.is_empty() {
+        let ctx = store.session()?;
+        runtime.block_on(scan_lake(&ctx, &detector))?
+    } else {
+        let ingest_args = IngestArgs {
+            paths: args.input.clone(),
+            table: None,
+            format: vigil_ingest::Format::Auto,
+            force: false,
+            commit_rows: 500_000,
+            carve: false,
+            buffer_mb: 256,
+            threads: args.threads,
+            max_problems: 20,
+            quiet: args.quiet,
+            summary: SummaryFormat::Table,
+        };
+        let done = crate::ingest::ingest(&store, &ingest_args, Some(&detector))?;
+        skipped_records = done.totals.has_skips();
+        if done.totals.already_ingested > 0 {
+            eprintln!(
+                "note: {} file(s) were in the lake already and were not read again; \
+                 `vigil hunt` without --input hunts the whole lake",
+                done.totals.already_ingested
+            );
+        }
+        (done.scanned, done.alerts)
+    };
+    let scan_time = scan_started.elapsed();
+    let outcome = runtime.block_on(record(&store, &detector, raised, scanned))?;
+    let total = started.elapsed();
+    print(
+        &args, &detector, &outcome, refused, load_time, scan_time, total,
+    )?;
+    Ok(
+        if refused > 0 || skipped_records || !detector.skipped().is_empty() {
+            ExitCode::from(crate::EXIT_SKIPPED)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
+}
+
+fn alert_json(a: &Alert, r: &RuleInfo) -> Json {
+    json!({
+        "AlertId": a.id,
+        "Timestamp": vigil_ingest::time::format_time(a.time),
+        "Severity": r.level.severity(),
+        "Level": r.level.name(),
+        "Title": r.title,
+        "RuleId": r.id,
+        "Tactics": r.tactics,
+        "Techniques": r.techniques,
+        "DeviceName": a.device(),
+        "SourceTable": a.source_table,
+        "SourceFile": a.source_file,
+        "SourceRecord": a.source_record,
+    })
+}
+
+fn top(counts: &BTreeMap<String, usize>, n: usize) -> Vec<(&String, &usize)> {
+    let mut v: Vec<_> = counts.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    v.truncate(n);
+    v
+}
+
+fn print(
+    args: &HuntArgs,
+    detector: &Detector,
+    o: &Outcome,
+    refused: usize,
+    load_time: Duration,
+    scan_time: Duration,
+    total: Duration,
+) -> Result<()> {
+    let rules = detector.rules();
+    let mut out = std::io::stdout().lock();
+    match args.format.as_str() {
+        "ndjson" => {
+            for a in &o.new_alerts {
+                writeln!(out, "{}", alert_json(a, &rules[a.rule]))?;
+            }
+            return Ok(());
+        }
+        "csv" => {
+            let mut w = csv::Writer::from_writer(&mut out);
+            w.write_record([
+                "AlertId",
+                "Timestamp",
+                "Severity",
+                "Title",
+                "DeviceName",
+                "SourceTable",
+                "SourceFile",
+                "SourceRecord",
+            ])?;
+            for a in &o.new_alerts {
+                let r = &rules[a.rule];
+                w.write_record([
+                    a.id.clone(),
+                    vigil_ingest::time::format_time(a.time),
+                    r.level.severity().to_string(),
+                    r.title.clone(),
+                    a.device().unwrap_or_default().to_string(),
+                    a.source_table.clone(),
+                    a.source_file.clone().unwrap_or_default(),
+                    a.source_record.map(|r| r.to_string()).unwrap_or_default(),
+                ])?;
+            }
+            w.flush()?;
+            return Ok(());
+        }
+        _ => {}
+    }
+    let mut by_level: BTreeMap<Level, usize> = BTreeMap::new();
+    let mut by_rule: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_device: BTreeMap<String, usize> = BTreeMap::new();
+    for a in &o.raised {
+        let r = &rules[a.rule];
+        *by_level.entry(r.level).or_default() += 1;
+        *by_rule
+            .entry(format!("[{}] {}", r.level, r.title))
+            .or_default() += 1;
+        if let Some(d) = a.device() {
+            *by_device.entry(d.to_string()).or_default() += 1;
+        }
+    }
+    let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
+    for s in detector.skipped() {
+        *skipped.entry(reason_kind(&s.reason)).or_default() += 1;
+    }
+    let rate = o.scanned as f64 / scan_time.as_secs_f64().max(1e-9);
+    if args.format == "json" {
+        let summary = json!({
+            "rules": detector.rule_count(),
+            "rules_below_level": detector.below_level(),
+            "rules_not_loaded": refused,
+            "rules_skipped": detector.skipped().iter().map(|s| json!({
+                "file": s.file.display().to_string(), "title": s.title, "reason": s.reason,
+            })).collect::<Vec<_>>(),
+            "rule_load_seconds": load_time.as_secs_f64(),
+            "scan_seconds": scan_time.as_secs_f64(),
+            "seconds": total.as_secs_f64(),
+            "events_scanned": o.scanned,
+            "events_per_second": rate,
+            "alerts_raised": o.raised.len(),
+            "alerts_new": o.new_alerts.len(),
+            "alerts_suppressed": o.suppressed,
+            "alerts_by_level": by_level.iter().map(|(l, n)| (l.name().to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            "top_rules": top(&by_rule, 10).iter().map(|(r, n)| json!({"rule": r, "alerts": n})).collect::<Vec<_>>(),
+            "top_devices": top(&by_device, 10).iter().map(|(d, n)| json!({"device": d, "alerts": n})).collect::<Vec<_>>(),
+            "incidents": o.incidents,
+            "incidents_updated": o.incidents_changed,
+            "alerts": o.new_alerts.iter().map(|a| alert_json(a, &rules[a.rule])).collect::<Vec<_>>(),
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Hunted {} events with {} rules in {:.2} s ({:.0} events/s; rules loaded in {:.2} s).",
+        o.scanned,
+        detector.rule_count(),
+        total.as_secs_f64(),
+        rate,
+        load_time.as_secs_f64()
+    )?;
+    let levels: Vec<String> = Level::all()
+        .iter()
+        .rev()
+        .map(|l| format!("{} {}", by_level.get(l).copied().unwrap_or(0), l))
+        .collect();
+    writeln!(
+        out,
+        "\nAlerts: {} raised ({}), {} new, {} already stored, {} suppressed by analyst verdicts.",
+        o.raised.len(),
+        levels.join(", "),
+        o.new_alerts.len(),
+        o.raised.len() - o.new_alerts.len() - o.suppressed,
+        o.suppressed
+    )?;
+    if !by_rule.is_empty() {
+        writeln!(out, "\nTop rules:")?;
+        for (r, n) in top(&by_rule, 10) {
+            writeln!(out, "  {n:>6}  {r}")?;
+        }
+    }
+    if !by_device.is_empty() {
+        writeln!(out, "\nTop devices:")?;
+        for (d, n) in top(&by_device, 10) {
+            writeln!(out, "  {n:>6}  {d}")?;
+        }
+    }
+    writeln!(
+        out,
+        "\nIncidents: {} in all, {} new or updated (`vigil incidents` lists them).",
+        o.incidents, o.incidents_changed
+    )?;
+    if refused + detector.skipped().len() + detector.below_level() > 0 {
+        writeln!(out, "\nRules not run:")?;
+        if detector.below_level() > 0 {
+            writeln!(
+                out,
+                "  {:>6}  below --min-level {}",
+                detector.below_level(),
+                args.min_level
+            )?;
+        }
+        if refused > 0 {
+            writeln!(
+                out,
+                "  {refused:>6}  could not be loaded (`vigil rules lint` says why)"
+            )?;
+        }
+        for (reason, n) in top(&skipped, 20) {
+            writeln!(out, "  {n:>6}  {reason}")?;
+        }
+    }
+    Ok(())
+}
+
+/// A reason without the names in it, so that like reasons count together.
+fn reason_kind(reason: &str) -> String {
+    let mut out = String::new();
+    let mut quoted = false;
+    for c in reason.chars() {
+        if c == '`' {
+            quoted = !quoted;
+            if quoted {
+                out.push_str("`…`");
+            }
+            continue;
+        }
+        if !quoted {
+            out.push(c);
+        }
+    }
+    out
+}
