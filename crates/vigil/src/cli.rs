@@ -150,6 +150,10 @@ pub struct HuntArgs {
           value_parser = ["table", "json", "csv", "ndjson"])]
     pub format: String,
 
+    /// With --input: read files again even if their content is in the lake already
+    #[arg(long)]
+    pub force: bool,
+
     /// Threads for parsing EVTX with --input (0: one per core)
     #[arg(long, default_value_t = 0)]
     pub threads: usize,

@@ -204,6 +204,7 @@ pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
         .build()?;
     let scan_started = Instant::now();
     let mut skipped_records = false;
+    let mut records_read = None;
     let (scanned, raised) = if args.input.is_empty() {
         let ctx = store.session()?;
         runtime.block_on(scan_lake(&ctx, &detector))?
@@ -212,7 +213,7 @@ pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
             paths: args.input.clone(),
             table: None,
             format: vigil_ingest::Format::Auto,
-            force: false,
+            force: args.force,
             commit_rows: 500_000,
             carve: false,
             buffer_mb: 256,
@@ -223,6 +224,7 @@ pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
         };
         let done = crate::ingest::ingest(&store, &ingest_args, Some(&detector))?;
         skipped_records = done.totals.has_skips();
+        records_read = Some(done.totals.records);
         if done.totals.already_ingested > 0 {
             eprintln!(
                 "note: {} file(s) were in the lake already and were not read again; \
@@ -235,9 +237,13 @@ pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
     let scan_time = scan_started.elapsed();
     let outcome = runtime.block_on(record(&store, &detector, raised, scanned))?;
     let total = started.elapsed();
-    print(
-        &args, &detector, &outcome, refused, load_time, scan_time, total,
-    )?;
+    let times = Times {
+        load: load_time,
+        scan: scan_time,
+        total,
+        records_read,
+    };
+    print(&args, &detector, &outcome, refused, &times)?;
     Ok(
         if refused > 0 || skipped_records || !detector.skipped().is_empty() {
             ExitCode::from(crate::EXIT_SKIPPED)
@@ -271,15 +277,22 @@ fn top(counts: &BTreeMap<String, usize>, n: usize) -> Vec<(&String, &usize)> {
     v
 }
 
+/// How long the stages took, and what was read with --input.
+struct Times {
+    load: Duration,
+    scan: Duration,
+    total: Duration,
+    records_read: Option<u64>,
+}
+
 fn print(
     args: &HuntArgs,
     detector: &Detector,
     o: &Outcome,
     refused: usize,
-    load_time: Duration,
-    scan_time: Duration,
-    total: Duration,
+    times: &Times,
 ) -> Result<()> {
+    let (load_time, scan_time, total) = (times.load, times.scan, times.total);
     let rules = detector.rules();
     let mut out = std::io::stdout().lock();
     match args.format.as_str() {
@@ -348,6 +361,7 @@ fn print(
             "rule_load_seconds": load_time.as_secs_f64(),
             "scan_seconds": scan_time.as_secs_f64(),
             "seconds": total.as_secs_f64(),
+            "records_read": times.records_read,
             "events_scanned": o.scanned,
             "events_per_second": rate,
             "alerts_raised": o.raised.len(),

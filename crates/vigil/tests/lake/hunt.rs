@@ -230,3 +230,135 @@ fn the_same_events_as_otrf_json_raise_the_same_alerts_as_their_evtx_form() {
         .collect();
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 }
+
+fn process_rows(path: &Path, rows: &[(&str, &str, &str)]) {
+    let mut f = std::fs::File::create(path).unwrap();
+    for (time, device, account) in rows {
+        let (domain, name) = account.split_once('\\').unwrap();
+        let row = serde_json::json!({
+            "Type": "DeviceProcessEvents",
+            "Timestamp": time,
+            "DeviceName": device,
+            "ActionType": "ProcessCreated",
+            "FileName": "whoami.exe",
+            "FolderPath": "C:\\Windows\\System32\\whoami.exe",
+            "ProcessCommandLine": "whoami /all",
+            "AccountDomain": domain,
+            "AccountName": name,
+            "InitiatingProcessFileName": "cmd.exe",
+        });
+        writeln!(f, "{row}").unwrap();
+    }
+}
+
+#[test]
+fn a_false_positive_verdict_suppresses_the_rule_on_that_device_and_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("whoami.yml"),
+        "title: Whoami run\nid: 11111111-2222-4333-8444-555555555555\nlevel: high\n\
+         tags: [attack.discovery, attack.t1033]\n\
+         logsource: {category: process_creation, product: windows}\n\
+         detection:\n  sel: {Image|endswith: '\\whoami.exe'}\n  condition: sel\n",
+    )
+    .unwrap();
+    let run = |input: &Path| {
+        let (code, out, err) = output(
+            vigil(dir.path())
+                .args(["hunt", "--quiet", "--format", "json", "--rules"])
+                .arg(&rules)
+                .arg("--input")
+                .arg(input),
+        );
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    let first = dir.path().join("first.json");
+    process_rows(
+        &first,
+        &[
+            ("2026-11-02T10:00:00Z", "WS01", r"CORP\ann"),
+            ("2026-11-02T10:05:00Z", "WS01", r"CORP\ann"),
+        ],
+    );
+    let summary = run(&first);
+    assert_eq!(summary["alerts_new"], 2, "{summary}");
+    assert_eq!(summary["incidents"], 1);
+
+    let (code, list, err) = output(vigil(dir.path()).args(["incidents", "--format", "json"]));
+    assert_eq!(code, 0, "{err}");
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list[0]["Severity"], "High");
+    assert_eq!(list[0]["Status"], "New");
+    assert_eq!(list[0]["Alerts"], 2);
+    assert_eq!(list[0]["Devices"], "WS01");
+    let number = list[0]["Number"].as_i64().unwrap().to_string();
+
+    let (code, shown, err) = output(vigil(dir.path()).args(["incidents", "show", &number]));
+    assert_eq!(code, 0, "{err}");
+    assert!(shown.contains("Whoami run"), "{shown}");
+    assert!(shown.contains("whoami /all"), "{shown}");
+    assert!(shown.contains("Discovery"), "{shown}");
+
+    // A false positive needs its reason.
+    let (code, _, err) = output(vigil(dir.path()).args([
+        "incidents",
+        "set",
+        &number,
+        "--classification",
+        "false-positive",
+    ]));
+    assert_ne!(code, 0);
+    assert!(err.contains("--reason"), "{err}");
+    let (code, said, err) = output(vigil(dir.path()).args([
+        "incidents",
+        "set",
+        &number,
+        "--classification",
+        "false-positive",
+        "--reason",
+        "incorrect-alert-logic",
+        "--comment",
+        "the helpdesk inventory script",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(said.contains("suppressed"), "{said}");
+    let (_, closed, _) =
+        output(vigil(dir.path()).args(["incidents", "--status", "closed", "--format", "json"]));
+    let closed: Value = serde_json::from_str(&closed).unwrap();
+    assert_eq!(closed[0]["Classification"], "FalsePositive", "{closed}");
+    assert_eq!(
+        count(
+            dir.path(),
+            "SELECT count(*) AS n FROM SecurityIncident WHERE \"ClassificationReason\" = 'IncorrectAlertLogic'"
+        ),
+        1
+    );
+
+    // Later: the same rule on the same device and user is suppressed; elsewhere it is not.
+    let second = dir.path().join("second.json");
+    process_rows(
+        &second,
+        &[
+            ("2026-11-03T09:00:00Z", "WS01", r"CORP\ann"),
+            ("2026-11-03T09:00:00Z", "WS02", r"CORP\bob"),
+        ],
+    );
+    let summary = run(&second);
+    assert_eq!(summary["alerts_raised"], 2, "{summary}");
+    assert_eq!(summary["alerts_suppressed"], 1, "{summary}");
+    assert_eq!(summary["alerts_new"], 1, "{summary}");
+    assert_eq!(summary["alerts"][0]["DeviceName"], "WS02");
+    // The closed incident keeps its verdict.
+    let (_, listed, _) = output(vigil(dir.path()).args(["incidents", "--format", "json"]));
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    let old = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["Number"].as_i64().map(|n| n.to_string()) == Some(number.clone()))
+        .unwrap();
+    assert_eq!(old["Status"], "Closed");
+}
