@@ -17,6 +17,7 @@
 
 pub mod alert;
 pub mod condition;
+pub mod correlation;
 pub mod detector;
 pub mod incident;
 pub mod kql;

@@ -64,6 +64,30 @@ pub struct Source {
     pub keywords: Vec<String>,
 }
 
+impl Source {
+    /// Where `field` is in this source: its own mapping, else a column of that name or
+    /// a key of the source's JSON column, when the source allows them.
+    pub fn location_of(&self, field: &str, catalog: &Catalog) -> Option<Location> {
+        if let Some(l) = self.fields.get(field) {
+            return Some(l.clone());
+        }
+        let table = catalog.table(&self.table);
+        let form = if self.other_fields.column && table.is_some_and(|t| t.column(field).is_some()) {
+            Form::Column(field.to_string())
+        } else {
+            Form::Json {
+                column: self.other_fields.json.clone()?,
+                path: vec![field.to_string()],
+            }
+        };
+        Some(Location {
+            form,
+            convert: None,
+            decode_json_array: false,
+        })
+    }
+}
+
 /// An entry for a category or service.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entry {
@@ -517,7 +541,6 @@ fn answer(
             source.table
         ));
     }
-    let table = catalog.table(&source.table);
     let mut out = BTreeMap::new();
     for m in matches {
         let Some(field) = &m.field else {
@@ -530,32 +553,14 @@ fn answer(
             }
             continue;
         };
-        let location = match source.fields.get(field) {
-            Some(l) => l.clone(),
-            None => {
-                if let Some(reason) = sticky_unmapped.get(field) {
-                    return Err(format!("field `{field}` is unmapped: {reason}"));
-                }
-                if source.other_fields.column && table.is_some_and(|t| t.column(field).is_some()) {
-                    Location {
-                        form: Form::Column(field.clone()),
-                        convert: None,
-                        decode_json_array: false,
-                    }
-                } else if let Some(json) = &source.other_fields.json {
-                    Location {
-                        form: Form::Json {
-                            column: json.clone(),
-                            path: vec![field.clone()],
-                        },
-                        convert: None,
-                        decode_json_array: false,
-                    }
-                } else {
-                    return Err(format!("field `{field}` has no column in {}", source.table));
-                }
-            }
-        };
+        if !source.fields.contains_key(field)
+            && let Some(reason) = sticky_unmapped.get(field)
+        {
+            return Err(format!("field `{field}` is unmapped: {reason}"));
+        }
+        let location = source
+            .location_of(field, catalog)
+            .ok_or_else(|| format!("field `{field}` has no column in {}", source.table))?;
         match &location.form {
             Form::Unmapped(reason) => {
                 return Err(format!("field `{field}` is unmapped: {reason}"));

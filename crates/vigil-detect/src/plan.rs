@@ -10,7 +10,7 @@ use base64::Engine as _;
 use vigil_schema::{Catalog, KqlType};
 
 use crate::condition::{Condition, pattern_matches};
-use crate::mapping::{Form, Location, Mapping, Resolved};
+use crate::mapping::{Form, Location, Mapping, Resolved, Source};
 use crate::modifier::Modifier;
 use crate::rule::{Detection, FieldMatch, Rule, RuleBody, Selection, Value};
 
@@ -248,6 +248,26 @@ pub fn plan_source(
         table: source.table.clone(),
         expr: Expr::and(parts),
     })
+}
+
+/// Where a field, named as rules name it, is in `source` (for a correlation's
+/// `group-by` and `value_count` fields).
+pub fn field_target(source: &Source, field: &str, catalog: &Catalog) -> Result<Target, String> {
+    let loc = source
+        .location_of(field, catalog)
+        .ok_or_else(|| format!("field `{field}` has no column in {}", source.table))?;
+    if let Form::Unmapped(reason) = &loc.form {
+        return Err(format!("field `{field}` is unmapped: {reason}"));
+    }
+    let resolved = Resolved {
+        source,
+        fields: Default::default(),
+    };
+    Planner {
+        resolved: &resolved,
+        catalog,
+    }
+    .location(&loc)
 }
 
 struct Planner<'a> {

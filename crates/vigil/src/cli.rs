@@ -51,7 +51,8 @@ pub enum Command {
         after_help = "Examples:\n  \
             vigil ingest Security.evtx Sysmon.evtx\n  \
             vigil ingest exports/ --table DeviceProcessEvents --format csv\n  \
-            vigil ingest logs.zip --format json"
+            vigil ingest logs.zip --format json\n  \
+            vigil ingest --detect --rules sigma/rules/windows new-logs/"
     )]
     Ingest(IngestArgs),
 
@@ -356,6 +357,15 @@ pub struct IngestArgs {
     /// How to print the summary
     #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
     pub summary: SummaryFormat,
+
+    /// Run Sigma rules over the rows as they are read, raising alerts and incidents
+    /// (as `vigil hunt --input` does)
+    #[arg(long)]
+    pub detect: bool,
+
+    /// Rules for --detect (repeatable; default: $VIGIL_RULES, else <data-dir>/rules)
+    #[arg(long = "rules", value_name = "PATH", requires = "detect")]
+    pub rules: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]

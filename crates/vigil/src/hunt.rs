@@ -80,6 +80,7 @@ pub struct Outcome {
 async fn scan_lake(ctx: &SessionContext, detector: &Detector) -> Result<(u64, Vec<Alert>)> {
     let mut scanned = 0;
     let mut alerts = Vec::new();
+    let mut hits = Vec::new();
     for m in detector.matchers() {
         let df = ctx
             .table(datafusion::common::TableReference::bare(m.table()))
@@ -89,15 +90,18 @@ async fn scan_lake(ctx: &SessionContext, detector: &Detector) -> Result<(u64, Ve
         while let Some(batch) = stream.next().await {
             let batch = batch.with_context(|| format!("reading {}", m.table()))?;
             scanned += batch.num_rows() as u64;
-            alerts.extend(detector.scan(m.table(), &batch));
+            let found = detector.scan(m.table(), &batch);
+            alerts.extend(found.alerts);
+            hits.extend(found.hits);
         }
     }
+    alerts.extend(detector.correlate(&hits));
     Ok((scanned, alerts))
 }
 
 /// Stores the alerts not stored before (and not suppressed), then brings incidents up
 /// to date with every alert in the lake.
-async fn record(
+pub async fn record(
     store: &Store,
     detector: &Detector,
     raised: Vec<Alert>,
@@ -221,6 +225,8 @@ pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
             max_problems: 20,
             quiet: args.quiet,
             summary: SummaryFormat::Table,
+            detect: false,
+            rules: Vec::new(),
         };
         let done = crate::ingest::ingest(&store, &ingest_args, Some(&detector))?;
         skipped_records = done.totals.has_skips();
@@ -232,7 +238,9 @@ pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
                 done.totals.already_ingested
             );
         }
-        (done.scanned, done.alerts)
+        let mut alerts = done.alerts;
+        alerts.extend(detector.correlate(&done.hits));
+        (done.scanned, alerts)
     };
     let scan_time = scan_started.elapsed();
     let outcome = runtime.block_on(record(&store, &detector, raised, scanned))?;

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use arrow::record_batch::RecordBatch;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
+use vigil_detect::correlation::BaseHit;
 use vigil_detect::{Alert, Detector};
 use vigil_ingest::{Problem, ReadOptions, Reader, Sink, Source, SourceSummary};
 use vigil_schema::Table;
@@ -36,6 +37,7 @@ struct LakeSink<'a> {
     /// Rules run over each batch before it is written, and the alerts they raised.
     detector: Option<&'a Detector>,
     alerts: Vec<Alert>,
+    hits: Vec<BaseHit>,
     scanned: u64,
 }
 
@@ -92,7 +94,9 @@ impl Sink for LakeSink<'_> {
             && d.matcher(&table.name).is_some()
         {
             self.scanned += batch.num_rows() as u64;
-            self.alerts.extend(d.scan(&table.name, &batch));
+            let scanned = d.scan(&table.name, &batch);
+            self.alerts.extend(scanned.alerts);
+            self.hits.extend(scanned.hits);
         }
         self.writer.write(table, &batch).map_err(|e| e.to_string())
     }
@@ -151,6 +155,8 @@ pub struct Ingested {
     pub commits: u64,
     /// Alerts raised on the rows read (with a detector).
     pub alerts: Vec<Alert>,
+    /// Matches of rules that correlation rules count.
+    pub hits: Vec<BaseHit>,
     /// Rows the detector looked at.
     pub scanned: u64,
 }
@@ -158,7 +164,25 @@ pub struct Ingested {
 pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
     let store = Store::open(data_dir)
         .with_context(|| format!("opening the lake in {}", data_dir.display()))?;
-    let done = ingest(&store, &args, None)?;
+    let detector = if args.detect {
+        let paths = crate::hunt::rule_paths(&args.rules, data_dir)?;
+        let (d, _) = crate::hunt::detector(&paths, vigil_detect::Level::Low, args.quiet)?;
+        Some(d)
+    } else {
+        None
+    };
+    let mut done = ingest(&store, &args, detector.as_ref())?;
+    let detected = match &detector {
+        Some(d) => {
+            let mut alerts = std::mem::take(&mut done.alerts);
+            alerts.extend(d.correlate(&done.hits));
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            Some(runtime.block_on(crate::hunt::record(&store, d, alerts, done.scanned))?)
+        }
+        None => None,
+    };
     let rate = done.totals.records as f64 / done.elapsed.as_secs_f64().max(1e-9);
     match args.summary {
         SummaryFormat::Json => {
@@ -175,6 +199,9 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
                 "seconds": done.elapsed.as_secs_f64(),
                 "commits": done.commits,
                 "rows": totals.rows,
+                "alerts_new": detected.as_ref().map(|o| o.new_alerts.len()),
+                "alerts_suppressed": detected.as_ref().map(|o| o.suppressed),
+                "incidents_updated": detected.as_ref().map(|o| o.incidents_changed),
             });
             writeln!(
                 std::io::stdout(),
@@ -189,6 +216,16 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
             rate,
             done.problems,
         )?,
+    }
+    if let (Some(o), SummaryFormat::Table) = (&detected, args.summary) {
+        println!(
+            "\nDetections: {} alert(s) raised, {} new, {} suppressed; {} incident(s) new or \
+             updated (`vigil incidents` lists them).",
+            o.raised.len(),
+            o.new_alerts.len(),
+            o.suppressed,
+            o.incidents_changed
+        );
     }
     Ok(if done.totals.has_skips() {
         ExitCode::from(crate::EXIT_SKIPPED)
@@ -245,6 +282,7 @@ pub fn ingest(store: &Store, args: &IngestArgs, detector: Option<&Detector>) -> 
         commits: 0,
         detector,
         alerts: Vec::new(),
+        hits: Vec::new(),
         scanned: 0,
     };
 
@@ -272,6 +310,7 @@ pub fn ingest(store: &Store, args: &IngestArgs, detector: Option<&Detector>) -> 
         problems: sink.problems,
         commits: sink.commits,
         alerts: sink.alerts,
+        hits: sink.hits,
         scanned: sink.scanned,
     })
 }

@@ -23,7 +23,7 @@
 //! ```
 
 mod bits;
-mod values;
+pub(crate) mod values;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;

@@ -12,7 +12,7 @@ use arrow::record_batch::RecordBatch;
 use crate::plan::Target;
 
 /// Each target's values for one batch, worked out once and shared by every rule.
-pub struct Values {
+pub(crate) struct Values {
     texts: Vec<StringArray>,
     numbers: Vec<Option<Float64Array>>,
 }

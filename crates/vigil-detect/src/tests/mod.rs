@@ -1,6 +1,7 @@
 //! Loading rules: what the specification allows loads, everything else is refused
 //! with the reason.
 
+mod correlation;
 mod golden;
 mod incidents;
 mod matcher;

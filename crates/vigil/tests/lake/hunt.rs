@@ -362,3 +362,37 @@ fn a_false_positive_verdict_suppresses_the_rule_on_that_device_and_user() {
         .unwrap();
     assert_eq!(old["Status"], "Closed");
 }
+
+#[test]
+fn ingest_with_detect_alerts_as_data_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = shared_data();
+    let (code, stdout, stderr) = output(
+        vigil(dir.path())
+            .args([
+                "ingest",
+                "--quiet",
+                "--summary",
+                "json",
+                "--detect",
+                "--rules",
+            ])
+            .arg(data.join("sigma/rules/windows"))
+            .arg(data.join("evtx/attack-samples/Credential Access/CA_DCSync_4662.evtx")),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    let new = summary["alerts_new"].as_u64().unwrap();
+    assert!(new >= 1, "{summary}");
+    assert_eq!(
+        count(dir.path(), "SELECT count(*) AS n FROM AlertInfo"),
+        new
+    );
+    assert!(
+        count(
+            dir.path(),
+            "SELECT count(*) AS n FROM AlertInfo WHERE Title LIKE '%DcSync%'"
+        ) >= 1
+    );
+    assert!(summary["incidents_updated"].as_u64().unwrap() >= 1);
+}
