@@ -113,6 +113,8 @@ pub struct Mapping {
     pub product: String,
     pub categories: BTreeMap<String, Entry>,
     pub services: BTreeMap<String, Entry>,
+    /// Values of the `%name%` placeholders that rules use with `expand`.
+    pub placeholders: BTreeMap<String, Vec<String>>,
 }
 
 /// The source that will answer a rule.
@@ -310,6 +312,13 @@ impl Mapping {
             }
             if let Some(p) = text(&doc["product"]) {
                 mapping.product = p;
+            }
+            if let Yaml::Hash(names) = &doc["placeholders"] {
+                for (k, v) in names {
+                    if let Some(k) = text(k) {
+                        mapping.placeholders.insert(k, texts(v));
+                    }
+                }
             }
             if let Yaml::Hash(sets) = &doc["field_sets"] {
                 for (k, v) in sets {

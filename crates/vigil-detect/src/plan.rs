@@ -6,6 +6,8 @@
 //! field is in, value modifiers, wildcards, windash and base64 variants, registry value
 //! details); what is left is a plain tree of [`Expr`] over [`Target`]s.
 
+use std::collections::BTreeMap;
+
 use base64::Engine as _;
 use vigil_schema::{Catalog, KqlType};
 
@@ -208,7 +210,7 @@ pub struct Plan {
 pub fn plan(rule: &Rule, mapping: &Mapping, catalog: &Catalog) -> Result<Plan, String> {
     let mut first_error = None;
     for resolved in mapping.resolve_all(rule, catalog)? {
-        match plan_source(rule, &resolved, catalog) {
+        match plan_source(rule, &resolved, catalog, &mapping.placeholders) {
             Ok(p) => return Ok(p),
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -223,6 +225,7 @@ pub fn plan_source(
     rule: &Rule,
     resolved: &Resolved<'_>,
     catalog: &Catalog,
+    placeholders: &BTreeMap<String, Vec<String>>,
 ) -> Result<Plan, String> {
     let detection: &Detection = match &rule.body {
         RuleBody::Detection(d) => d,
@@ -231,7 +234,11 @@ pub fn plan_source(
             return Err("a correlation rule counts the matches of other rules".into());
         }
     };
-    let p = Planner { resolved, catalog };
+    let p = Planner {
+        resolved,
+        catalog,
+        placeholders,
+    };
     let source = resolved.source;
     let mut parts = Vec::new();
     for (column, values) in &source.filter {
@@ -266,6 +273,7 @@ pub fn field_target(source: &Source, field: &str, catalog: &Catalog) -> Result<T
     Planner {
         resolved: &resolved,
         catalog,
+        placeholders: &BTreeMap::new(),
     }
     .location(&loc)
 }
@@ -273,6 +281,7 @@ pub fn field_target(source: &Source, field: &str, catalog: &Catalog) -> Result<T
 struct Planner<'a> {
     resolved: &'a Resolved<'a>,
     catalog: &'a Catalog,
+    placeholders: &'a BTreeMap<String, Vec<String>>,
 }
 
 impl Planner<'_> {
@@ -461,11 +470,6 @@ impl Planner<'_> {
                 test
             });
         }
-        if has(Modifier::Expand) {
-            return Err(format!(
-                "field `{field}`: `expand` placeholders have no values configured"
-            ));
-        }
         let tests = m
             .values
             .iter()
@@ -560,10 +564,14 @@ impl Planner<'_> {
         {
             return Ok(expr);
         }
-        let mut variants = vec![match loc.convert.as_deref() {
-            Some("long_hive_names") => long_hive(&text),
-            _ => text,
-        }];
+        let mut variants = if has(Modifier::Expand) {
+            expand(field, &text, self.placeholders)?
+        } else {
+            vec![text]
+        };
+        if loc.convert.as_deref() == Some("long_hive_names") {
+            variants = variants.iter().map(|t| long_hive(t)).collect();
+        }
         if has(Modifier::Windash) {
             variants = variants.iter().flat_map(|t| windash(t)).collect();
         }
@@ -638,6 +646,41 @@ impl Planner<'_> {
         }
         Ok(None)
     }
+}
+
+/// A value with `%name%` placeholders, once for each combination of their values.
+fn expand(
+    field: &str,
+    text: &str,
+    placeholders: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<String>, String> {
+    let mut out = vec![String::new()];
+    let mut rest = text;
+    while let Some(start) = rest.find('%') {
+        let Some(len) = rest[start + 1..].find('%') else {
+            break;
+        };
+        let name = &rest[start + 1..start + 1 + len];
+        let values = placeholders
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "field `{field}`: the placeholder `%{name}%` has no values (list them under \
+                 `placeholders:` in a mapping file)"
+                )
+            })?;
+        let before = &rest[..start];
+        out = out
+            .iter()
+            .flat_map(|o| values.iter().map(move |v| format!("{o}{before}{v}")))
+            .collect();
+        rest = &rest[start + len + 2..];
+    }
+    for o in &mut out {
+        o.push_str(rest);
+    }
+    Ok(out)
 }
 
 fn has_position(modifiers: &[Modifier]) -> bool {

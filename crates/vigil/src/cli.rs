@@ -137,6 +137,11 @@ pub struct HuntArgs {
     #[arg(long = "rules", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
 
+    /// A field-mapping file read after the shipped one and <data-dir>/mapping/*.yaml
+    /// (repeatable); its entries replace those of the same name
+    #[arg(long = "mapping", value_name = "FILE")]
+    pub mapping: Vec<PathBuf>,
+
     /// Leave out rules below this level
     #[arg(long, value_name = "LEVEL", default_value = "low",
           value_parser = ["informational", "low", "medium", "high", "critical"])]
@@ -276,6 +281,11 @@ pub struct ListRulesArgs {
     #[arg(long, value_name = "LEVEL")]
     pub level: Option<String>,
 
+    /// A field-mapping file read after the shipped one and <data-dir>/mapping/*.yaml
+    /// (repeatable); its entries replace those of the same name
+    #[arg(long = "mapping", value_name = "FILE")]
+    pub mapping: Vec<PathBuf>,
+
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
 }
@@ -293,6 +303,11 @@ pub struct RunRulesArgs {
     /// Print each rule's KQL query as well
     #[arg(long)]
     pub show_kql: bool,
+
+    /// A field-mapping file read after the shipped one and <data-dir>/mapping/*.yaml
+    /// (repeatable); its entries replace those of the same name
+    #[arg(long = "mapping", value_name = "FILE")]
+    pub mapping: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -308,6 +323,11 @@ pub struct LintArgs {
     /// Also list each loaded rule that has no table to run on, and why
     #[arg(long)]
     pub why: bool,
+
+    /// A field-mapping file read after the shipped one and <data-dir>/mapping/*.yaml
+    /// (repeatable); its entries replace those of the same name
+    #[arg(long = "mapping", value_name = "FILE")]
+    pub mapping: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -366,6 +386,10 @@ pub struct IngestArgs {
     /// Rules for --detect (repeatable; default: $VIGIL_RULES, else <data-dir>/rules)
     #[arg(long = "rules", value_name = "PATH", requires = "detect")]
     pub rules: Vec<PathBuf>,
+
+    /// A field-mapping file for --detect (repeatable; see `vigil hunt --help`)
+    #[arg(long = "mapping", value_name = "FILE", requires = "detect")]
+    pub mapping: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -41,8 +41,42 @@ pub fn rule_paths(given: &[PathBuf], data_dir: &Path) -> Result<Vec<PathBuf>> {
     )
 }
 
+/// The shipped field mapping, then `<data-dir>/mapping/*.yaml` in name order, then the
+/// files given; mistakes in them are printed as warnings.
+pub fn mapping(files: &[PathBuf], data_dir: &Path) -> Result<Mapping> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(data_dir.join("mapping")) {
+        let mut own: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+            .collect();
+        own.sort();
+        paths.extend(own);
+    }
+    paths.extend(files.iter().cloned());
+    let mut texts = vec![vigil_detect::mapping::WINDOWS.to_string()];
+    for p in &paths {
+        texts.push(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("reading the field mapping {}", p.display()))?,
+        );
+    }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let (mapping, errors) = Mapping::load(&refs, Catalog::builtin());
+    for e in &errors {
+        eprintln!("warning: the field mapping: {e}");
+    }
+    Ok(mapping)
+}
+
 /// Loads the rules under `paths` and compiles them; problems are printed.
-pub fn detector(paths: &[PathBuf], min_level: Level, quiet: bool) -> Result<(Detector, usize)> {
+pub fn detector(
+    paths: &[PathBuf],
+    mapping: &Mapping,
+    min_level: Level,
+    quiet: bool,
+) -> Result<(Detector, usize)> {
     let mut rules = Vec::new();
     let mut refused = 0;
     for path in paths {
@@ -58,12 +92,10 @@ pub fn detector(paths: &[PathBuf], min_level: Level, quiet: bool) -> Result<(Det
         refused += loaded.errors.len();
         rules.extend(loaded.rules);
     }
-    let catalog = Catalog::builtin();
-    let (mapping, mapping_errors) = Mapping::windows(catalog);
-    for e in &mapping_errors {
-        eprintln!("warning: the field mapping: {e}");
-    }
-    Ok((Detector::new(&rules, &mapping, catalog, min_level), refused))
+    Ok((
+        Detector::new(&rules, mapping, Catalog::builtin(), min_level),
+        refused,
+    ))
 }
 
 /// What a hunt found and did.
@@ -199,7 +231,13 @@ pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let paths = rule_paths(&args.rules, data_dir)?;
     let min_level = Level::parse(&args.min_level).unwrap_or(Level::Low);
-    let (detector, refused) = detector(&paths, min_level, args.quiet || args.format != "table")?;
+    let mapping = mapping(&args.mapping, data_dir)?;
+    let (detector, refused) = detector(
+        &paths,
+        &mapping,
+        min_level,
+        args.quiet || args.format != "table",
+    )?;
     let load_time = started.elapsed();
     let store = Store::open(data_dir)
         .with_context(|| format!("opening the lake in {}", data_dir.display()))?;
@@ -227,6 +265,7 @@ pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
             summary: SummaryFormat::Table,
             detect: false,
             rules: Vec::new(),
+            mapping: Vec::new(),
         };
         let done = crate::ingest::ingest(&store, &ingest_args, Some(&detector))?;
         skipped_records = done.totals.has_skips();

@@ -166,7 +166,8 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
         .with_context(|| format!("opening the lake in {}", data_dir.display()))?;
     let detector = if args.detect {
         let paths = crate::hunt::rule_paths(&args.rules, data_dir)?;
-        let (d, _) = crate::hunt::detector(&paths, vigil_detect::Level::Low, args.quiet)?;
+        let mapping = crate::hunt::mapping(&args.mapping, data_dir)?;
+        let (d, _) = crate::hunt::detector(&paths, &mapping, vigil_detect::Level::Low, args.quiet)?;
         Some(d)
     } else {
         None

@@ -10,15 +10,15 @@ use crate::cli::{LintArgs, ListRulesArgs, RulesCommand, RunRulesArgs};
 
 pub fn run(data_dir: &std::path::Path, command: RulesCommand) -> Result<ExitCode> {
     match command {
-        RulesCommand::Lint(args) => lint(args),
+        RulesCommand::Lint(args) => lint(data_dir, args),
         RulesCommand::Run(args) => run_rules(data_dir, args),
-        RulesCommand::List(args) => list(args),
+        RulesCommand::List(args) => list(data_dir, args),
     }
 }
 
-fn list(args: ListRulesArgs) -> Result<ExitCode> {
+fn list(data_dir: &std::path::Path, args: ListRulesArgs) -> Result<ExitCode> {
     let catalog = vigil_schema::Catalog::builtin();
-    let (mapping, _) = vigil_detect::Mapping::windows(catalog);
+    let mapping = crate::hunt::mapping(&args.mapping, data_dir)?;
     let tag = args.tag.as_ref().map(|t| t.to_ascii_lowercase());
     let mut rows = Vec::new();
     for path in &args.paths {
@@ -68,7 +68,7 @@ fn list(args: ListRulesArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn lint(args: LintArgs) -> Result<ExitCode> {
+fn lint(data_dir: &std::path::Path, args: LintArgs) -> Result<ExitCode> {
     let mut rules = Vec::new();
     let mut errors = Vec::new();
     for path in &args.paths {
@@ -93,10 +93,7 @@ fn lint(args: LintArgs) -> Result<ExitCode> {
         }
     }
     let catalog = vigil_schema::Catalog::builtin();
-    let (mapping, mapping_errors) = vigil_detect::Mapping::windows(catalog);
-    for e in &mapping_errors {
-        eprintln!("warning: the field mapping: {e}");
-    }
+    let mapping = crate::hunt::mapping(&args.mapping, data_dir)?;
     let mut runnable = 0;
     let mut no_table = 0;
     for rule in &rules {
@@ -188,7 +185,7 @@ fn run_rules(data_dir: &std::path::Path, args: RunRulesArgs) -> Result<ExitCode>
         rules.extend(loaded.rules);
     }
     let catalog = vigil_schema::Catalog::builtin();
-    let (mapping, _) = vigil_detect::Mapping::windows(catalog);
+    let mapping = crate::hunt::mapping(&args.mapping, data_dir)?;
     let mut queries = Vec::new();
     let mut failed = 0;
     for rule in &rules {

@@ -409,3 +409,22 @@ fn windash_and_base64offset_make_the_variants_sigma_defines() {
         vec!["cGluZ", "Bpbm", "waW5n"]
     );
 }
+
+#[test]
+fn expand_fills_placeholders_from_the_mapping_or_says_which_is_missing() {
+    let catalog = vigil_schema::Catalog::builtin();
+    let text =
+        rule("  sel:\n    CommandLine|contains|expand: 'net use %share%'\n  condition: sel\n");
+    let r = one(&text).unwrap();
+    let (plain, _) = crate::Mapping::windows(catalog);
+    let why = crate::plan::plan(&r, &plain, catalog).unwrap_err();
+    assert!(why.contains("`%share%` has no values"), "{why}");
+
+    let extra = "version: 1\nproduct: windows\nplaceholders:\n  share: ['\\\\\\\\fs01\\\\it', '\\\\\\\\fs02\\\\hr']\n";
+    let (mapping, errors) = crate::Mapping::load(&[crate::mapping::WINDOWS, extra], catalog);
+    assert!(errors.is_empty(), "{errors:?}");
+    let p = crate::plan::plan(&r, &mapping, catalog).unwrap();
+    let kql = crate::kql::plan_query(&p).unwrap();
+    assert!(kql.contains(r#"contains @"net use \\fs01\it""#), "{kql}");
+    assert!(kql.contains(r#"contains @"net use \\fs02\hr""#), "{kql}");
+}

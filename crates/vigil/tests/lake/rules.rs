@@ -94,3 +94,42 @@ fn run_finds_the_recorded_technique() {
         "{stdout}"
     );
 }
+
+/// A site's own mapping file replaces the shipped entry of the same name.
+#[test]
+fn a_mapping_file_overrides_the_shipped_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = shared_data().join("sigma");
+    let rule = sigma.join("rules/windows/process_creation/proc_creation_win_renamed_whoami.yml");
+    let (code, stdout, _) = output(
+        vigil(dir.path())
+            .args(["rules", "lint", "--why"])
+            .arg(&rule),
+    );
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("1 rules have a table to run on"),
+        "{stdout}"
+    );
+    let own = dir.path().join("site.yaml");
+    std::fs::write(
+        &own,
+        "version: 1\nproduct: windows\ncategories:\n  process_creation:\n    unmapped: this site collects no process events\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = output(
+        vigil(dir.path())
+            .args(["rules", "lint", "--why", "--mapping"])
+            .arg(&own)
+            .arg(&rule),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("this site collects no process events"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("0 rules have a table to run on"),
+        "{stdout}"
+    );
+}
