@@ -515,11 +515,14 @@ impl Planner<'_> {
         }
         if has(Modifier::FieldRef) {
             let other = v.text();
-            let loc =
-                self.resolved.fields.get(&other).ok_or_else(|| {
-                    format!("field `{field}`: fieldref `{other}` has no location")
-                })?;
-            return test(Test::SameAs(self.location(loc)?));
+            let loc = self
+                .resolved
+                .fields
+                .get(&other)
+                .cloned()
+                .or_else(|| self.resolved.source.location_of(&other, self.catalog))
+                .ok_or_else(|| format!("field `{field}`: fieldref `{other}` has no location"))?;
+            return test(Test::SameAs(self.location(&loc)?));
         }
         if has(Modifier::Cidr) {
             return test(Test::Cidr(v.text()));
