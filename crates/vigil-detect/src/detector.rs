@@ -77,12 +77,7 @@ impl Detector {
                 RuleBody::Filter(_) | RuleBody::Correlation(_) => continue,
                 RuleBody::Detection(_) => {}
             }
-            let level = r
-                .level
-                .as_deref()
-                .and_then(Level::parse)
-                .unwrap_or(Level::Medium);
-            if level < min_level {
+            if level_of(r) < min_level {
                 below_level += 1;
                 continue;
             }
@@ -283,12 +278,7 @@ fn correlations(
         let RuleBody::Correlation(c) = &r.body else {
             continue;
         };
-        let level = r
-            .level
-            .as_deref()
-            .and_then(Level::parse)
-            .unwrap_or(Level::Medium);
-        if level < min_level {
+        if level_of(r) < min_level {
             continue;
         }
         let skip = |reason: String| Skipped {
@@ -363,6 +353,14 @@ fn correlations(
         }
     }
     (plans, bases)
+}
+
+/// A rule's level; rules without one count as medium.
+fn level_of(rule: &Rule) -> Level {
+    rule.level
+        .as_deref()
+        .and_then(Level::parse)
+        .unwrap_or(Level::Medium)
 }
 
 /// A filter's detection planned on the source of the rule it applies to.

@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::evtx_files;
+
 fn main() {
     let shared = std::env::var_os("VIGIL_SHARED_DATA")
         .map(PathBuf::from)
@@ -156,21 +159,4 @@ fn main() {
         "hunt --input / ingest alone, events/s: {:.2}",
         rate(records, hunt_time) / rate(records, ingest_time)
     );
-}
-
-fn evtx_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("a readable folder") {
-            let path = entry.expect("an entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "evtx") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
 }

@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 use evtx::{EvtxParser, ParserSettings};
 
+mod common;
+use common::evtx_files;
+
 fn main() {
     let shared = std::env::var_os("VIGIL_SHARED_DATA")
         .map(PathBuf::from)
@@ -124,23 +127,6 @@ fn main() {
     for (name, one, many) in memory {
         println!("{name:<20} {:>10.1} {:>10.1}", mib(one), mib(many));
     }
-}
-
-fn evtx_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("a readable folder") {
-            let path = entry.expect("an entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "evtx") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Copies every file `copies` times. The same content appears many times, so the
