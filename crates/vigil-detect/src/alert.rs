@@ -342,6 +342,30 @@ const REGISTRY: &[(&str, &[&str])] = &[
     ("RegistryValueData", &["RegistryValueData"]),
 ];
 
+/// Every column an alert reads from its row (entities, time, source), besides what
+/// the rules themselves test.
+pub fn evidence_columns() -> Vec<&'static str> {
+    let mut out = vec![
+        "Timestamp",
+        "TimeGenerated",
+        "ActionType",
+        SOURCE_FILE_COLUMN,
+        SOURCE_RECORD_COLUMN,
+    ];
+    let specs = [MACHINE, FILE, IP, URL, REGISTRY]
+        .into_iter()
+        .chain(USERS.iter().copied())
+        .chain(PROCESSES.iter().copied());
+    for spec in specs {
+        for (_, sources) in spec {
+            out.extend(sources.iter().copied());
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 fn entity(
     cols: &mut Columns<'_>,
     row: usize,

@@ -5,9 +5,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use serde_json::{Value as Json, json};
@@ -17,7 +19,7 @@ use vigil_detect::incident::{
 };
 use vigil_detect::state::DetectionState;
 use vigil_detect::{Detector, Mapping};
-use vigil_schema::Catalog;
+use vigil_schema::{Catalog, Table};
 use vigil_store::Store;
 
 use crate::cli::{HuntArgs, IngestArgs, SummaryFormat};
@@ -98,6 +100,71 @@ pub fn detector(
     ))
 }
 
+/// Rules loaded, compiled and run on a thread of their own, over batches sent to it
+/// while an ingest goes on.
+pub struct Hunt {
+    thread: std::thread::JoinHandle<Result<Found>>,
+}
+
+/// What the hunting thread found.
+pub struct Found {
+    pub detector: Detector,
+    pub refused: usize,
+    pub load_time: Duration,
+    pub alerts: Vec<Alert>,
+    pub scanned: u64,
+}
+
+/// Batches queued for the hunt before the ingest waits for it.
+const HUNT_QUEUE: usize = 64;
+
+impl Hunt {
+    /// Starts loading and compiling the rules; batches sent meanwhile wait in a short
+    /// queue.
+    pub fn start(
+        paths: Vec<PathBuf>,
+        mapping: Mapping,
+        min_level: Level,
+        quiet: bool,
+    ) -> (SyncSender<(&'static Table, RecordBatch)>, Hunt) {
+        let (send, receive) =
+            std::sync::mpsc::sync_channel::<(&'static Table, RecordBatch)>(HUNT_QUEUE);
+        let thread = std::thread::spawn(move || {
+            let started = Instant::now();
+            let (detector, refused) = detector(&paths, &mapping, min_level, quiet)?;
+            let load_time = started.elapsed();
+            let mut alerts = Vec::new();
+            let mut hits = Vec::new();
+            let mut scanned = 0;
+            for (table, batch) in receive {
+                if detector.matcher(&table.name).is_none() {
+                    continue;
+                }
+                scanned += batch.num_rows() as u64;
+                let found = detector.scan(&table.name, &batch);
+                alerts.extend(found.alerts);
+                hits.extend(found.hits);
+            }
+            alerts.extend(detector.correlate(&hits));
+            Ok(Found {
+                detector,
+                refused,
+                load_time,
+                alerts,
+                scanned,
+            })
+        });
+        (send, Hunt { thread })
+    }
+
+    /// Waits for the hunt to finish the batches sent (the sender must be dropped).
+    pub fn finish(self) -> Result<Found> {
+        self.thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the hunting thread failed"))?
+    }
+}
+
 /// What a hunt found and did.
 pub struct Outcome {
     pub scanned: u64,
@@ -118,6 +185,22 @@ async fn scan_lake(ctx: &SessionContext, detector: &Detector) -> Result<(u64, Ve
             .table(datafusion::common::TableReference::bare(m.table()))
             .await
             .with_context(|| format!("opening {}", m.table()))?;
+        // Only what the rules test and what the alerts cite is read.
+        let mut wanted = m.columns();
+        wanted.extend(
+            vigil_detect::alert::evidence_columns()
+                .into_iter()
+                .map(str::to_string),
+        );
+        let present: Vec<String> = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|name| wanted.contains(name))
+            .collect();
+        let names: Vec<&str> = present.iter().map(String::as_str).collect();
+        let df = df.select_columns(&names)?;
         let mut stream = df.execute_stream().await?;
         while let Some(batch) = stream.next().await {
             let batch = batch.with_context(|| format!("reading {}", m.table()))?;
@@ -175,7 +258,19 @@ pub async fn record(
         }
         writer.commit()?;
     }
-    let (incidents, incidents_changed) = update_incidents(store, &state).await?;
+    // With no alerts stored before, the new ones are all there is to correlate, and
+    // need not be read back.
+    let facts = if known.is_empty() {
+        Some(
+            new_alerts
+                .iter()
+                .map(|a| AlertFacts::of(a, &rules[a.rule]))
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let (incidents, incidents_changed) = update_incidents(store, &state, facts).await?;
     Ok(Outcome {
         scanned,
         raised,
@@ -186,11 +281,19 @@ pub async fn record(
     })
 }
 
-/// Correlates every alert in the lake and adds a SecurityIncident row for each
-/// incident that is new or whose alerts changed. Returns (incidents, rows added).
-pub async fn update_incidents(store: &Store, state: &DetectionState) -> Result<(usize, usize)> {
+/// Correlates every alert in the lake (or `facts`, when the caller knows them all) and
+/// adds a SecurityIncident row for each incident that is new or whose alerts changed.
+/// Returns (incidents, rows added).
+pub async fn update_incidents(
+    store: &Store,
+    state: &DetectionState,
+    facts: Option<Vec<AlertFacts>>,
+) -> Result<(usize, usize)> {
     let ctx = store.session()?;
-    let facts = lake::alert_facts(&ctx).await?;
+    let facts = match facts {
+        Some(f) => f,
+        None => lake::alert_facts(&ctx).await?,
+    };
     let incidents = correlate(&facts, DEFAULT_WINDOW_NS);
     let latest = lake::latest_incidents(&ctx).await?;
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
@@ -232,25 +335,31 @@ pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
     let paths = rule_paths(&args.rules, data_dir)?;
     let min_level = Level::parse(&args.min_level).unwrap_or(Level::Low);
     let mapping = mapping(&args.mapping, data_dir)?;
-    let (detector, refused) = detector(
-        &paths,
-        &mapping,
-        min_level,
-        args.quiet || args.format != "table",
-    )?;
-    let load_time = started.elapsed();
+    let quiet = args.quiet || args.format != "table";
     let store = Store::open(data_dir)
         .with_context(|| format!("opening the lake in {}", data_dir.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let scan_started = Instant::now();
     let mut skipped_records = false;
     let mut records_read = None;
-    let (scanned, raised) = if args.input.is_empty() {
+    let (found, scan_time) = if args.input.is_empty() {
+        let (detector, refused) = detector(&paths, &mapping, min_level, quiet)?;
+        let load_time = started.elapsed();
+        let scan_started = Instant::now();
         let ctx = store.session()?;
-        runtime.block_on(scan_lake(&ctx, &detector))?
+        let (scanned, alerts) = runtime.block_on(scan_lake(&ctx, &detector))?;
+        let found = Found {
+            detector,
+            refused,
+            load_time,
+            alerts,
+            scanned,
+        };
+        (found, scan_started.elapsed())
     } else {
+        // The rules load while the first files are read, and run beside the ingest.
+        let (sender, hunt) = Hunt::start(paths, mapping, min_level, quiet);
         let ingest_args = IngestArgs {
             paths: args.input.clone(),
             table: None,
@@ -267,7 +376,9 @@ pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
             rules: Vec::new(),
             mapping: Vec::new(),
         };
-        let done = crate::ingest::ingest(&store, &ingest_args, Some(&detector))?;
+        let done = crate::ingest::ingest(&store, &ingest_args, Some(sender));
+        let found = hunt.finish()?;
+        let done = done?;
         skipped_records = done.totals.has_skips();
         records_read = Some(done.totals.records);
         if done.totals.already_ingested > 0 {
@@ -277,22 +388,20 @@ pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
                 done.totals.already_ingested
             );
         }
-        let mut alerts = done.alerts;
-        alerts.extend(detector.correlate(&done.hits));
-        (done.scanned, alerts)
+        let scan_time = started.elapsed().saturating_sub(found.load_time);
+        (found, scan_time)
     };
-    let scan_time = scan_started.elapsed();
-    let outcome = runtime.block_on(record(&store, &detector, raised, scanned))?;
-    let total = started.elapsed();
+    let outcome = runtime.block_on(record(&store, &found.detector, found.alerts, found.scanned))?;
     let times = Times {
-        load: load_time,
+        load: found.load_time,
         scan: scan_time,
-        total,
+        total: started.elapsed(),
         records_read,
     };
-    print(&args, &detector, &outcome, refused, &times)?;
+    let detector = &found.detector;
+    print(&args, detector, &outcome, found.refused, &times)?;
     Ok(
-        if refused > 0 || skipped_records || !detector.skipped().is_empty() {
+        if found.refused > 0 || skipped_records || !detector.skipped().is_empty() {
             ExitCode::from(crate::EXIT_SKIPPED)
         } else {
             ExitCode::SUCCESS

@@ -4,14 +4,13 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use arrow::record_batch::RecordBatch;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
-use vigil_detect::correlation::BaseHit;
-use vigil_detect::{Alert, Detector};
 use vigil_ingest::{Problem, ReadOptions, Reader, Sink, Source, SourceSummary};
 use vigil_schema::Table;
 use vigil_store::{SourceEntry, Store, Writer};
@@ -34,11 +33,8 @@ struct LakeSink<'a> {
     problems: u64,
     max_problems: usize,
     commits: u64,
-    /// Rules run over each batch before it is written, and the alerts they raised.
-    detector: Option<&'a Detector>,
-    alerts: Vec<Alert>,
-    hits: Vec<BaseHit>,
-    scanned: u64,
+    /// Where each batch also goes to be hunted, as it is written.
+    detect: Option<SyncSender<(&'static Table, RecordBatch)>>,
 }
 
 impl LakeSink<'_> {
@@ -90,13 +86,11 @@ impl Sink for LakeSink<'_> {
     }
 
     fn batch(&mut self, table: &'static Table, batch: RecordBatch) -> Result<(), String> {
-        if let Some(d) = self.detector
-            && d.matcher(&table.name).is_some()
-        {
-            self.scanned += batch.num_rows() as u64;
-            let scanned = d.scan(&table.name, &batch);
-            self.alerts.extend(scanned.alerts);
-            self.hits.extend(scanned.hits);
+        if let Some(to_hunt) = &self.detect {
+            // A batch is shared, not copied; the hunt runs beside the ingest.
+            to_hunt
+                .send((table, batch.clone()))
+                .map_err(|_| "the hunt stopped before the ingest".to_string())?;
         }
         self.writer.write(table, &batch).map_err(|e| e.to_string())
     }
@@ -153,34 +147,40 @@ pub struct Ingested {
     pub elapsed: Duration,
     pub problems: u64,
     pub commits: u64,
-    /// Alerts raised on the rows read (with a detector).
-    pub alerts: Vec<Alert>,
-    /// Matches of rules that correlation rules count.
-    pub hits: Vec<BaseHit>,
-    /// Rows the detector looked at.
-    pub scanned: u64,
 }
 
 pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
     let store = Store::open(data_dir)
         .with_context(|| format!("opening the lake in {}", data_dir.display()))?;
-    let detector = if args.detect {
+    let hunt = if args.detect {
         let paths = crate::hunt::rule_paths(&args.rules, data_dir)?;
         let mapping = crate::hunt::mapping(&args.mapping, data_dir)?;
-        let (d, _) = crate::hunt::detector(&paths, &mapping, vigil_detect::Level::Low, args.quiet)?;
-        Some(d)
+        Some(crate::hunt::Hunt::start(
+            paths,
+            mapping,
+            vigil_detect::Level::Low,
+            args.quiet,
+        ))
     } else {
         None
     };
-    let mut done = ingest(&store, &args, detector.as_ref())?;
-    let detected = match &detector {
-        Some(d) => {
-            let mut alerts = std::mem::take(&mut done.alerts);
-            alerts.extend(d.correlate(&done.hits));
+    let (sender, hunt) = match hunt {
+        Some((s, h)) => (Some(s), Some(h)),
+        None => (None, None),
+    };
+    let done = ingest(&store, &args, sender)?;
+    let detected = match hunt {
+        Some(h) => {
+            let found = h.finish()?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            Some(runtime.block_on(crate::hunt::record(&store, d, alerts, done.scanned))?)
+            Some(runtime.block_on(crate::hunt::record(
+                &store,
+                &found.detector,
+                found.alerts,
+                found.scanned,
+            ))?)
         }
         None => None,
     };
@@ -235,9 +235,13 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
     })
 }
 
-/// Reads `args.paths` into the lake, running `detector`'s rules over every batch on
-/// its way in.
-pub fn ingest(store: &Store, args: &IngestArgs, detector: Option<&Detector>) -> Result<Ingested> {
+/// Reads `args.paths` into the lake, also sending every batch to `detect` when given
+/// (the channel is closed when the ingest ends).
+pub fn ingest(
+    store: &Store,
+    args: &IngestArgs,
+    detect: Option<SyncSender<(&'static Table, RecordBatch)>>,
+) -> Result<Ingested> {
     for path in &args.paths {
         if !path.exists() {
             anyhow::bail!("{}: no such file or folder", path.display());
@@ -281,10 +285,7 @@ pub fn ingest(store: &Store, args: &IngestArgs, detector: Option<&Detector>) -> 
         problems: 0,
         max_problems: args.max_problems,
         commits: 0,
-        detector,
-        alerts: Vec::new(),
-        hits: Vec::new(),
-        scanned: 0,
+        detect,
     };
 
     let started = Instant::now();
@@ -310,9 +311,6 @@ pub fn ingest(store: &Store, args: &IngestArgs, detector: Option<&Detector>) -> 
         elapsed,
         problems: sink.problems,
         commits: sink.commits,
-        alerts: sink.alerts,
-        hits: sink.hits,
-        scanned: sink.scanned,
     })
 }
 

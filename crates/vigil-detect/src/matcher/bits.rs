@@ -41,6 +41,16 @@ impl Bits {
         self.len == 0
     }
 
+    /// Makes this set a copy of `other` (of the same length), keeping its memory.
+    pub fn copy_from(&mut self, other: &Bits) {
+        self.words.copy_from_slice(&other.words);
+    }
+
+    /// Empties the set, keeping its memory.
+    pub fn clear(&mut self) {
+        self.words.fill(0);
+    }
+
     pub fn set(&mut self, i: usize) {
         self.words[i / 64] |= 1 << (i % 64);
     }
@@ -89,6 +99,51 @@ impl Bits {
                 Some(i * 64 + bit)
             })
         })
+    }
+}
+
+/// Spare row sets of one length, reused while rules are evaluated so that each step
+/// of an expression does not allocate.
+pub struct Pool {
+    len: usize,
+    free: Vec<Bits>,
+}
+
+impl Pool {
+    pub fn new(len: usize) -> Pool {
+        Pool {
+            len,
+            free: Vec::new(),
+        }
+    }
+
+    /// An empty set.
+    pub fn zeros(&mut self) -> Bits {
+        match self.free.pop() {
+            Some(mut b) => {
+                b.clear();
+                b
+            }
+            None => Bits::zeros(self.len),
+        }
+    }
+
+    /// A copy of `src`.
+    pub fn copy(&mut self, src: &Bits) -> Bits {
+        match self.free.pop() {
+            Some(mut b) => {
+                b.copy_from(src);
+                b
+            }
+            None => src.clone(),
+        }
+    }
+
+    /// Returns a set for reuse.
+    pub fn give(&mut self, b: Bits) {
+        if b.len == self.len {
+            self.free.push(b);
+        }
     }
 }
 

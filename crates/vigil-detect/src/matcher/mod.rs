@@ -34,7 +34,7 @@ use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 use regex::{Regex, RegexBuilder};
 
-pub use bits::Bits;
+pub use bits::{Bits, Pool};
 use values::Values;
 
 use crate::plan::{Compare, Expr, Pattern, Piece, Plan, Target, Test};
@@ -415,13 +415,19 @@ impl TableMatcher {
         let all = Bits::ones(len);
         self.rules
             .par_iter()
-            .filter_map(|(id, node)| {
-                let hits = self.eval(node, &all, &cheap, &values);
-                (!hits.none()).then(|| RuleRows {
-                    rule: *id,
-                    rows: hits.rows().collect(),
-                })
-            })
+            .map_init(
+                || Pool::new(len),
+                |pool, (id, node)| {
+                    let hits = self.eval(node, &all, &cheap, &values, pool);
+                    let found = (!hits.none()).then(|| RuleRows {
+                        rule: *id,
+                        rows: hits.rows().collect(),
+                    });
+                    pool.give(hits);
+                    found
+                },
+            )
+            .flatten()
             .collect()
     }
 
@@ -495,53 +501,72 @@ impl TableMatcher {
         found.into_iter().collect()
     }
 
-    /// The rows of `candidates` for which `node` holds.
-    fn eval(&self, node: &Node, candidates: &Bits, cheap: &[Option<Bits>], v: &Values) -> Bits {
+    /// The rows of `candidates` for which `node` holds (a set from `pool`).
+    fn eval(
+        &self,
+        node: &Node,
+        candidates: &Bits,
+        cheap: &[Option<Bits>],
+        v: &Values,
+        pool: &mut Pool,
+    ) -> Bits {
         match node {
             Node::Leaf(i) => match &cheap[*i] {
                 Some(bits) => {
-                    let mut out = candidates.clone();
+                    let mut out = pool.copy(candidates);
                     out.and(bits);
                     out
                 }
-                None => self.costly_leaf(*i, candidates, cheap, v),
+                None => self.costly_leaf(*i, candidates, cheap, v, pool),
             },
             Node::And(parts) => {
-                let mut rows = candidates.clone();
+                let mut rows = pool.copy(candidates);
                 for p in parts {
                     if rows.none() {
                         break;
                     }
-                    rows = self.eval(p, &rows, cheap, v);
+                    let next = self.eval(p, &rows, cheap, v, pool);
+                    pool.give(std::mem::replace(&mut rows, next));
                 }
                 rows
             }
             Node::Or(parts) => {
-                let mut hits = Bits::zeros(candidates.len());
-                let mut rest = candidates.clone();
+                let mut hits = pool.zeros();
+                let mut rest = pool.copy(candidates);
                 for p in parts {
                     if rest.none() {
                         break;
                     }
-                    let found = self.eval(p, &rest, cheap, v);
+                    let found = self.eval(p, &rest, cheap, v, pool);
                     rest.remove(&found);
                     hits.or(&found);
+                    pool.give(found);
                 }
+                pool.give(rest);
                 hits
             }
             Node::Not(inner) => {
-                let mut out = candidates.clone();
-                out.remove(&self.eval(inner, candidates, cheap, v));
+                let inside = self.eval(inner, candidates, cheap, v, pool);
+                let mut out = pool.copy(candidates);
+                out.remove(&inside);
+                pool.give(inside);
                 out
             }
         }
     }
 
-    fn costly_leaf(&self, i: usize, candidates: &Bits, cheap: &[Option<Bits>], v: &Values) -> Bits {
+    fn costly_leaf(
+        &self,
+        i: usize,
+        candidates: &Bits,
+        cheap: &[Option<Bits>],
+        v: &Values,
+        pool: &mut Pool,
+    ) -> Bits {
         let (t, leaf) = &self.leaves[i];
         let text = v.text(*t);
-        let mut out = Bits::zeros(candidates.len());
-        let mut rows = candidates.clone();
+        let mut out = pool.zeros();
+        let mut rows = pool.copy(candidates);
         if let Leaf::Glob { pieces, .. } = leaf {
             for p in pieces {
                 if let Some(bits) = &cheap[*p] {
@@ -579,6 +604,7 @@ impl TableMatcher {
                 out.set(row);
             }
         }
+        pool.give(rows);
         out
     }
 }
