@@ -158,25 +158,31 @@ pub struct Loaded {
     pub errors: Vec<RuleError>,
 }
 
-/// Reads every `.yml`/`.yaml` file under `path` (or the one file it names).
+/// Reads every `.yml`/`.yaml` file under `path` (or the one file it names), files
+/// parsed on every core; rules and errors come in file-name order.
 pub fn load_path(path: &Path) -> Loaded {
+    use rayon::prelude::*;
     let mut files = Vec::new();
     collect_files(path, &mut files);
     files.sort();
+    let per_file: Vec<Loaded> = files
+        .into_par_iter()
+        .map(|file| match std::fs::read_to_string(&file) {
+            Ok(text) => load_text(&file, &text),
+            Err(e) => Loaded {
+                rules: Vec::new(),
+                errors: vec![RuleError {
+                    file,
+                    document: 0,
+                    message: format!("cannot read the file: {e}"),
+                }],
+            },
+        })
+        .collect();
     let mut loaded = Loaded::default();
-    for file in files {
-        match std::fs::read_to_string(&file) {
-            Ok(text) => {
-                let one = load_text(&file, &text);
-                loaded.rules.extend(one.rules);
-                loaded.errors.extend(one.errors);
-            }
-            Err(e) => loaded.errors.push(RuleError {
-                file,
-                document: 0,
-                message: format!("cannot read the file: {e}"),
-            }),
-        }
+    for one in per_file {
+        loaded.rules.extend(one.rules);
+        loaded.errors.extend(one.errors);
     }
     loaded
 }
