@@ -307,10 +307,18 @@ fn correlations(
                 problem = Some(format!("the rule `{name}` has no source"));
                 break;
             };
+            // An alias names, per rule, the field that stands for it.
+            let field_in_rule = |f: &String| -> String {
+                c.aliases
+                    .get(f)
+                    .and_then(|per_rule| per_rule.get(name))
+                    .cloned()
+                    .unwrap_or_else(|| f.clone())
+            };
             let group: Result<Vec<Target>, String> = c
                 .group_by
                 .iter()
-                .map(|f| field_target(resolved.source, f, catalog))
+                .map(|f| field_target(resolved.source, &field_in_rule(f), catalog))
                 .collect();
             let value = match c.threshold.as_ref().and_then(|t| t.field.as_ref()) {
                 Some(f) if c.kind == CorrelationKind::ValueCount => {

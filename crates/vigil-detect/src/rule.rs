@@ -91,6 +91,9 @@ pub struct Correlation {
     /// The rules (by id or name) whose matches are correlated.
     pub rules: Vec<String>,
     pub group_by: Vec<String>,
+    /// A `group-by` name that stands for differently named fields in each rule:
+    /// alias → (rule id or name → field).
+    pub aliases: BTreeMap<String, BTreeMap<String, String>>,
     /// The window, in seconds.
     pub timespan: u64,
     pub threshold: Option<Threshold>,
@@ -567,9 +570,28 @@ fn correlation_of(y: &Yaml) -> Result<Correlation, String> {
     {
         return Err("a value_count correlation needs `condition.field`".into());
     }
+    let mut aliases = BTreeMap::new();
+    if let Yaml::Hash(h) = &y["aliases"] {
+        for (alias, per_rule) in h {
+            let (Some(alias), Yaml::Hash(per_rule)) = (text(alias), per_rule) else {
+                return Err("correlation `aliases` map each alias to rule: field pairs".into());
+            };
+            let mut fields = BTreeMap::new();
+            for (rule, field) in per_rule {
+                match (text(rule), text(field)) {
+                    (Some(r), Some(f)) => {
+                        fields.insert(r, f);
+                    }
+                    _ => return Err(format!("alias `{alias}`: each rule names one field")),
+                }
+            }
+            aliases.insert(alias, fields);
+        }
+    }
     Ok(Correlation {
         kind,
         rules,
+        aliases,
         group_by: strings(&y["group-by"]),
         timespan,
         threshold,

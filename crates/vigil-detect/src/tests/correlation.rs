@@ -58,14 +58,18 @@ correlation:
   group-by: [TargetUserName]
   timespan: 10m
 ---
-title: A failure and a success close together
+title: A failure and a success close together, by alias
 id: 0b8d1d36-9d0b-4a4c-9d3e-000000000006
 level: medium
 correlation:
   type: temporal
   rules: [success_logon, failed_logon]
-  group-by: [TargetUserName]
-  timespan: 1m
+  group-by: [account]
+  aliases:
+    account:
+      success_logon: TargetUserName
+      failed_logon: TargetUserName
+  timespan: 2m
 ";
 
 const SECOND: i64 = 1_000_000_000;
