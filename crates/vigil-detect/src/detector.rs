@@ -263,6 +263,8 @@ type Correlations = (Vec<CorrelationPlan>, HashMap<usize, Vec<BaseSpec>>);
 
 /// Compiles the correlation rules over the detection rules already compiled
 /// (`compiled[i]` is the rule of `infos[i]`).
+// Limitation: a correlation's `generate` is not read; the rules it names raise their
+// own alerts as well as feeding it, as if `generate: true`.
 fn correlations(
     rules: &[Rule],
     compiled: &[&Rule],
