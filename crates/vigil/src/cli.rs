@@ -108,7 +108,8 @@ pub enum Command {
             ':'), else from <data-dir>/rules. The run ends with a summary: events scanned, \
             alerts by level, top rules and devices, incidents, and rules skipped with the \
             reason.\n\n\
-            Exit status: 0, or 3 when rules or records were skipped.",
+            Exit status: 0; 3 when a rule file could not be loaded or an input record was \
+            skipped (rules with no table to run on are listed, not counted).",
         after_help = "Examples:\n  \
             vigil hunt --rules ../shared/data/sigma/rules --input ./evtx/\n  \
             vigil hunt --rules my-rules/ --min-level high\n  \

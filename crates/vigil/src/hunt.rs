@@ -383,8 +383,8 @@ pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
         records_read = Some(done.totals.records);
         if done.totals.already_ingested > 0 {
             eprintln!(
-                "note: {} file(s) were in the lake already and were not read again; \
-                 `vigil hunt` without --input hunts the whole lake",
+                "note: {} file(s) had content already in the lake or read earlier in this run \
+                 and were not read again; `vigil hunt` without --input hunts the whole lake",
                 done.totals.already_ingested
             );
         }
@@ -400,7 +400,10 @@ pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
     };
     let detector = &found.detector;
     print(&args, detector, &outcome, found.refused, &times)?;
-    let code = if found.refused > 0 || skipped_records || !detector.skipped().is_empty() {
+    // Rules with no table to run on are expected (other products, other log sources)
+    // and only reported; rules that do not load, or records that could not be read,
+    // change the exit status.
+    let code = if found.refused > 0 || skipped_records {
         ExitCode::from(crate::EXIT_SKIPPED)
     } else {
         ExitCode::SUCCESS
