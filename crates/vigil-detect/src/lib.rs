@@ -28,6 +28,7 @@ pub mod plan;
 pub mod rule;
 pub mod state;
 pub mod value;
+mod variants;
 
 pub use alert::{Alert, Level, RuleInfo};
 pub use detector::Detector;
