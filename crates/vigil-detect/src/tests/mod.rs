@@ -215,7 +215,7 @@ fn filters_name_the_rules_they_apply_to() {
 }
 
 #[test]
-fn broken_yaml_is_reported_and_other_files_still_load() {
+fn broken_files_are_reported_with_the_reason_and_other_files_still_load() {
     let dir = tempdir();
     std::fs::write(dir.join("bad.yml"), "title: [unclosed\n").unwrap();
     std::fs::write(
@@ -223,11 +223,37 @@ fn broken_yaml_is_reported_and_other_files_still_load() {
         rule("  sel:\n    Image: x\n  condition: sel\n"),
     )
     .unwrap();
+    std::fs::write(
+        dir.join("modifier.yml"),
+        rule("  sel:\n    Image|endswithh: x\n  condition: sel\n"),
+    )
+    .unwrap();
+    // Ten thousand copies of the Unicode word class: it would not fit in memory.
+    std::fs::write(
+        dir.join("regex.yml"),
+        rule("  sel:\n    CommandLine|re: '(\\w{100}){100}'\n  condition: sel\n"),
+    )
+    .unwrap();
     let loaded = load_path(&dir);
     assert_eq!(loaded.rules.len(), 1);
-    assert_eq!(loaded.errors.len(), 1);
+    assert_eq!(loaded.errors.len(), 3, "{:?}", loaded.errors);
+    // Errors come in file-name order, each naming its file and the reason.
     assert!(loaded.errors[0].file.ends_with("bad.yml"));
     assert!(loaded.errors[0].message.contains("not valid YAML"));
+    assert!(loaded.errors[1].file.ends_with("modifier.yml"));
+    assert!(
+        loaded.errors[1]
+            .message
+            .contains("unknown value modifier `endswithh`"),
+        "{}",
+        loaded.errors[1].message
+    );
+    assert!(loaded.errors[2].file.ends_with("regex.yml"));
+    assert!(
+        loaded.errors[2].message.contains("size limit"),
+        "{}",
+        loaded.errors[2].message
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
