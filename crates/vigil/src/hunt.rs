@@ -175,8 +175,36 @@ pub struct Outcome {
     pub incidents: usize,
 }
 
+/// A progress bar over the rows of the hunted tables (drawn on a terminal only).
+fn lake_bar(store: &Store, detector: &Detector, quiet: bool) -> Result<indicatif::ProgressBar> {
+    if quiet {
+        return Ok(indicatif::ProgressBar::hidden());
+    }
+    let total: u64 = store
+        .table_stats()?
+        .iter()
+        .filter(|t| detector.matcher(&t.table).is_some())
+        .map(|t| t.rows)
+        .sum();
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} events {msg} ({eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Ok(bar)
+}
+
 /// Rows of every table the detector reads, scanned batch by batch.
-async fn scan_lake(ctx: &SessionContext, detector: &Detector) -> Result<(u64, Vec<Alert>)> {
+async fn scan_lake(
+    ctx: &SessionContext,
+    detector: &Detector,
+    bar: &indicatif::ProgressBar,
+) -> Result<(u64, Vec<Alert>)> {
     let mut scanned = 0;
     let mut alerts = Vec::new();
     let mut hits = Vec::new();
@@ -205,6 +233,8 @@ async fn scan_lake(ctx: &SessionContext, detector: &Detector) -> Result<(u64, Ve
         while let Some(batch) = stream.next().await {
             let batch = batch.with_context(|| format!("reading {}", m.table()))?;
             scanned += batch.num_rows() as u64;
+            bar.set_message(m.table().to_string());
+            bar.inc(batch.num_rows() as u64);
             let found = detector.scan(m.table(), &batch);
             alerts.extend(found.alerts);
             hits.extend(found.hits);
@@ -348,7 +378,9 @@ pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
         let load_time = started.elapsed();
         let scan_started = Instant::now();
         let ctx = store.session()?;
-        let (scanned, alerts) = runtime.block_on(scan_lake(&ctx, &detector))?;
+        let bar = lake_bar(&store, &detector, args.quiet)?;
+        let (scanned, alerts) = runtime.block_on(scan_lake(&ctx, &detector, &bar))?;
+        bar.finish_and_clear();
         let found = Found {
             detector,
             refused,
