@@ -449,14 +449,23 @@ fn entities(cols: &mut Columns<'_>, table: &str, row: usize) -> Vec<Entity> {
 /// The alert id for a rule's match of a row: the same rule on the same source record
 /// always gives the same id.
 fn alert_id(rule: &RuleInfo, table: &str, row_key: &str) -> String {
+    let parts = [rule.id.as_str(), table, row_key].map(str::as_bytes);
+    let hex = short_digest(&[parts[0], &[0], parts[1], &[0], parts[2], &[0]], 12);
+    format!("va{hex}")
+}
+
+/// The first `bytes` bytes of the SHA-256 of `parts` (one after the other), as hex: the
+/// stable ids of alerts and incidents.
+pub fn short_digest(parts: &[&[u8]], bytes: usize) -> String {
     let mut h = Sha256::new();
-    for part in [rule.id.as_str(), table, row_key] {
-        h.update(part.as_bytes());
-        h.update([0]);
+    for p in parts {
+        h.update(p);
     }
     let digest = h.finalize();
-    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    format!("va{hex}")
+    digest[..bytes.min(digest.len())]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The alerts for rule matches in one batch of `table`: `hits` lists, per rule (an
@@ -519,7 +528,7 @@ pub fn alerts_of(
 pub fn alert_rows(
     catalog: &'static Catalog,
     rules: &[RuleInfo],
-    alerts: &[Alert],
+    alerts: &[&Alert],
 ) -> Option<(RecordBatch, RecordBatch)> {
     let mut info = TableRows::new(catalog.table("AlertInfo")?);
     let mut evidence = TableRows::new(catalog.table("AlertEvidence")?);

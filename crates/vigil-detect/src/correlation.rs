@@ -9,9 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sha2::{Digest, Sha256};
-
-use crate::alert::{Alert, Entity};
+use crate::alert::{Alert, Entity, short_digest};
 use crate::rule::{CorrelationKind, Threshold};
 
 /// A compiled correlation rule.
@@ -60,15 +58,14 @@ fn at_least(t: &Threshold) -> bool {
 }
 
 fn alert_of(plan: &CorrelationPlan, group: &[String], members: &[&BaseHit], table: &str) -> Alert {
-    let mut h = Sha256::new();
-    h.update(plan.rule_id.as_bytes());
+    let time = members[0].time.to_le_bytes();
+    let mut parts: Vec<&[u8]> = vec![plan.rule_id.as_bytes()];
     for g in group {
-        h.update([0]);
-        h.update(g.as_bytes());
+        parts.push(&[0]);
+        parts.push(g.as_bytes());
     }
-    h.update(members[0].time.to_le_bytes());
-    let digest = h.finalize();
-    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    parts.push(&time);
+    let hex = short_digest(&parts, 12);
     let mut entities: Vec<Entity> = Vec::new();
     for m in members {
         for e in &m.entities {

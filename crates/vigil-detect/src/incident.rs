@@ -9,11 +9,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use arrow::record_batch::RecordBatch;
-use sha2::{Digest, Sha256};
 use vigil_ingest::rows::{TableRows, Value};
 use vigil_schema::Catalog;
 
-use crate::alert::{Alert, EntityKind, Level, RuleInfo, TACTICS, tactic_rank};
+use crate::alert::{
+    Alert, Entity, EntityKind, Level, RuleInfo, TACTICS, short_digest, tactic_rank,
+};
 
 /// Alerts further apart than this are not tied together by a shared entity.
 pub const DEFAULT_WINDOW_NS: i64 = 24 * 3600 * 1_000_000_000;
@@ -51,23 +52,29 @@ impl AlertFacts {
             keys: Vec::new(),
         };
         for e in &alert.entities {
-            let column = |c: &str| e.columns.get(c).cloned();
-            match e.kind {
-                EntityKind::Machine => facts.devices.extend(column("DeviceName")),
-                EntityKind::User => {
-                    facts.users.extend(column("AccountName").map(|n| {
-                        match column("AccountDomain") {
-                            Some(d) => format!("{d}\\{n}"),
-                            None => n,
-                        }
-                    }))
-                }
-                EntityKind::Ip => facts.ips.extend(column("RemoteIP")),
-                _ => {}
-            }
-            facts.keys.extend(e.key());
+            facts.add_entity(e);
         }
         facts
+    }
+
+    /// Adds what an entity of the alert says: a device, user or address, and the key
+    /// that ties it to other alerts.
+    pub fn add_entity(&mut self, e: &Entity) {
+        let column = |c: &str| e.columns.get(c).cloned();
+        match e.kind {
+            EntityKind::Machine => self.devices.extend(column("DeviceName")),
+            EntityKind::User => {
+                self.users.extend(
+                    column("AccountName").map(|n| match column("AccountDomain") {
+                        Some(d) => format!("{d}\\{n}"),
+                        None => n,
+                    }),
+                )
+            }
+            EntityKind::Ip => self.ips.extend(column("RemoteIP")),
+            _ => {}
+        }
+        self.keys.extend(e.key());
     }
 }
 
@@ -168,10 +175,7 @@ pub fn correlate(alerts: &[AlertFacts], window_ns: i64) -> Vec<Incident> {
 /// One incident from alerts already in time order.
 fn incident_of(alerts: &[AlertFacts], members: &[usize]) -> Incident {
     let first = &alerts[members[0]];
-    let mut h = Sha256::new();
-    h.update(first.id.as_bytes());
-    let digest = h.finalize();
-    let name: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let name = short_digest(&[first.id.as_bytes()], 16);
     let set = |f: &dyn Fn(&AlertFacts) -> &Vec<String>| -> Vec<String> {
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();

@@ -82,10 +82,10 @@ fn value(t: &Target) -> (String, bool) {
 
 /// The value of a target as text.
 fn text(t: &Target) -> String {
-    match value(t) {
-        (e, true) => format!("tostring({e})"),
-        (e, false) if matches!(t, Target::Column { .. }) => format!("tostring({e})"),
-        (e, false) => e,
+    let (e, _) = value(t);
+    match t {
+        Target::Column { .. } => format!("tostring({e})"),
+        _ => e,
     }
 }
 

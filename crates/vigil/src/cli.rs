@@ -4,6 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// Ingest defaults, also used when `vigil hunt --input` ingests.
+pub const DEFAULT_COMMIT_ROWS: u64 = 500_000;
+pub const DEFAULT_BUFFER_MB: usize = 256;
+pub const DEFAULT_MAX_PROBLEMS: usize = 20;
+
 #[derive(Parser)]
 #[command(
     name = "vigil",
@@ -351,7 +356,7 @@ pub struct IngestArgs {
 
     /// Commit (make rows visible) after a file once this many rows are pending; a commit
     /// always comes at the end, and never splits a file
-    #[arg(long, default_value_t = 500_000, value_name = "ROWS")]
+    #[arg(long, default_value_t = DEFAULT_COMMIT_ROWS, value_name = "ROWS")]
     pub commit_rows: u64,
 
     /// Also carve deleted or overwritten EVTX records from unused chunk space (may add
@@ -360,7 +365,7 @@ pub struct IngestArgs {
     pub carve: bool,
 
     /// Memory for rows waiting to be written, in MiB; more makes fewer, larger files
-    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    #[arg(long, default_value_t = DEFAULT_BUFFER_MB, value_name = "MIB")]
     pub buffer_mb: usize,
 
     /// Threads for parsing EVTX (0: one per core)
@@ -368,7 +373,7 @@ pub struct IngestArgs {
     pub threads: usize,
 
     /// Print at most this many problems (all are counted in the summary)
-    #[arg(long, default_value_t = 20, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_MAX_PROBLEMS, value_name = "N")]
     pub max_problems: usize,
 
     /// No progress bar

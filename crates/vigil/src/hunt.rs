@@ -169,10 +169,17 @@ impl Hunt {
 pub struct Outcome {
     pub scanned: u64,
     pub raised: Vec<Alert>,
-    pub new_alerts: Vec<Alert>,
+    /// Which of `raised` were stored: neither stored before nor suppressed.
+    pub new: Vec<usize>,
     pub suppressed: usize,
     pub incidents_changed: usize,
     pub incidents: usize,
+}
+
+impl Outcome {
+    pub fn new_alerts(&self) -> impl Iterator<Item = &Alert> {
+        self.new.iter().map(|&i| &self.raised[i])
+    }
 }
 
 /// A progress bar over the rows of the hunted tables (drawn on a terminal only).
@@ -262,9 +269,10 @@ pub async fn record(
     let suppressions = state.suppressions().map_err(anyhow::Error::msg)?;
     let rules = detector.rules();
     let mut seen = HashSet::new();
-    let mut new_alerts = Vec::new();
+    let mut new = Vec::new();
+    let mut new_facts = Vec::new();
     let mut suppressed = 0;
-    for a in &raised {
+    for (i, a) in raised.iter().enumerate() {
         if known.contains(&a.id) || !seen.insert(a.id.clone()) {
             continue;
         }
@@ -273,11 +281,13 @@ pub async fn record(
             suppressed += 1;
             continue;
         }
-        new_alerts.push(a.clone());
+        new.push(i);
+        new_facts.push(facts);
     }
-    if !new_alerts.is_empty() {
+    if !new.is_empty() {
+        let stored: Vec<&Alert> = new.iter().map(|&i| &raised[i]).collect();
         let mut writer = store.writer()?;
-        for chunk in new_alerts.chunks(50_000) {
+        for chunk in stored.chunks(50_000) {
             if let Some((info, evidence)) = alert_rows(catalog, rules, chunk) {
                 writer.write(catalog.table("AlertInfo").context("catalog")?, &info)?;
                 writer.write(
@@ -290,21 +300,12 @@ pub async fn record(
     }
     // With no alerts stored before, the new ones are all there is to correlate, and
     // need not be read back.
-    let facts = if known.is_empty() {
-        Some(
-            new_alerts
-                .iter()
-                .map(|a| AlertFacts::of(a, &rules[a.rule]))
-                .collect(),
-        )
-    } else {
-        None
-    };
+    let facts = known.is_empty().then_some(new_facts);
     let (incidents, incidents_changed) = update_incidents(store, &state, facts).await?;
     Ok(Outcome {
         scanned,
         raised,
-        new_alerts,
+        new,
         suppressed,
         incidents_changed,
         incidents,
@@ -397,11 +398,11 @@ pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
             table: None,
             format: vigil_ingest::Format::Auto,
             force: args.force,
-            commit_rows: 500_000,
+            commit_rows: crate::cli::DEFAULT_COMMIT_ROWS,
             carve: false,
-            buffer_mb: 256,
+            buffer_mb: crate::cli::DEFAULT_BUFFER_MB,
             threads: args.threads,
-            max_problems: 20,
+            max_problems: crate::cli::DEFAULT_MAX_PROBLEMS,
             quiet: args.quiet,
             summary: SummaryFormat::Table,
             detect: false,
@@ -491,7 +492,7 @@ fn print(
     let mut out = std::io::stdout().lock();
     match args.format.as_str() {
         "ndjson" => {
-            for a in &o.new_alerts {
+            for a in o.new_alerts() {
                 writeln!(out, "{}", alert_json(a, &rules[a.rule]))?;
             }
             return Ok(());
@@ -508,7 +509,7 @@ fn print(
                 "SourceFile",
                 "SourceRecord",
             ])?;
-            for a in &o.new_alerts {
+            for a in o.new_alerts() {
                 let r = &rules[a.rule];
                 w.write_record([
                     a.id.clone(),
@@ -545,6 +546,22 @@ fn print(
     }
     let rate = o.scanned as f64 / scan_time.as_secs_f64().max(1e-9);
     if args.format == "json" {
+        let levels_json: serde_json::Map<String, Json> = by_level
+            .iter()
+            .map(|(l, n)| (l.name().to_string(), json!(n)))
+            .collect();
+        let top_rules: Vec<Json> = top(&by_rule, 10)
+            .iter()
+            .map(|(r, n)| json!({"rule": r, "alerts": n}))
+            .collect();
+        let top_devices: Vec<Json> = top(&by_device, 10)
+            .iter()
+            .map(|(d, n)| json!({"device": d, "alerts": n}))
+            .collect();
+        let alerts: Vec<Json> = o
+            .new_alerts()
+            .map(|a| alert_json(a, &rules[a.rule]))
+            .collect();
         let summary = json!({
             "rules": detector.rule_count(),
             "rules_below_level": detector.below_level(),
@@ -559,14 +576,14 @@ fn print(
             "events_scanned": o.scanned,
             "events_per_second": rate,
             "alerts_raised": o.raised.len(),
-            "alerts_new": o.new_alerts.len(),
+            "alerts_new": o.new.len(),
             "alerts_suppressed": o.suppressed,
-            "alerts_by_level": by_level.iter().map(|(l, n)| (l.name().to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
-            "top_rules": top(&by_rule, 10).iter().map(|(r, n)| json!({"rule": r, "alerts": n})).collect::<Vec<_>>(),
-            "top_devices": top(&by_device, 10).iter().map(|(d, n)| json!({"device": d, "alerts": n})).collect::<Vec<_>>(),
+            "alerts_by_level": levels_json,
+            "top_rules": top_rules,
+            "top_devices": top_devices,
             "incidents": o.incidents,
             "incidents_updated": o.incidents_changed,
-            "alerts": o.new_alerts.iter().map(|a| alert_json(a, &rules[a.rule])).collect::<Vec<_>>(),
+            "alerts": alerts,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
         return Ok(());
@@ -590,8 +607,8 @@ fn print(
         "\nAlerts: {} raised ({}), {} new, {} already stored, {} suppressed by analyst verdicts.",
         o.raised.len(),
         levels.join(", "),
-        o.new_alerts.len(),
-        o.raised.len() - o.new_alerts.len() - o.suppressed,
+        o.new.len(),
+        o.raised.len() - o.new.len() - o.suppressed,
         o.suppressed
     )?;
     if !by_rule.is_empty() {

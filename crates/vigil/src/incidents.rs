@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use arrow::array::{ArrayRef, StringArray, TimestampNanosecondArray};
 use arrow::record_batch::RecordBatch;
 use serde_json::{Value as Json, json};
-use vigil_detect::incident::AlertFacts;
+use vigil_detect::incident::{AlertFacts, Verdict};
 use vigil_detect::state::{DetectionState, Suppression};
 use vigil_schema::Catalog;
 use vigil_store::Store;
@@ -501,5 +501,3 @@ fn changed_row(row: &RecordBatch, v: &Verdict, now: i64, who: &str) -> Result<Re
     }
     Ok(RecordBatch::try_new(schema, columns)?)
 }
-
-use vigil_detect::incident::Verdict;

@@ -200,7 +200,7 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
                 "seconds": done.elapsed.as_secs_f64(),
                 "commits": done.commits,
                 "rows": totals.rows,
-                "alerts_new": detected.as_ref().map(|o| o.new_alerts.len()),
+                "alerts_new": detected.as_ref().map(|o| o.new.len()),
                 "alerts_suppressed": detected.as_ref().map(|o| o.suppressed),
                 "incidents_updated": detected.as_ref().map(|o| o.incidents_changed),
             });
@@ -223,7 +223,7 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
             "\nDetections: {} alert(s) raised, {} new, {} suppressed; {} incident(s) new or \
              updated (`vigil incidents` lists them).",
             o.raised.len(),
-            o.new_alerts.len(),
+            o.new.len(),
             o.suppressed,
             o.incidents_changed
         );

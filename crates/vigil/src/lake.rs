@@ -9,7 +9,7 @@ use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
-use vigil_detect::alert::Level;
+use vigil_detect::alert::{Entity, EntityKind, Level};
 use vigil_detect::incident::{AlertFacts, Verdict};
 
 pub async fn batches(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
@@ -136,68 +136,37 @@ pub async fn alert_facts(ctx: &SessionContext) -> Result<Vec<AlertFacts>> {
             );
         }
     }
-    for b in batches(
-        ctx,
-        "SELECT \"AlertId\", \"EntityType\", \"DeviceName\", \"AccountName\", \
-         \"AccountDomain\", \"RemoteIP\", \"SHA256\", \"RemoteUrl\" FROM \"AlertEvidence\"",
-    )
-    .await?
-    {
-        let cols: Vec<StringArray> = [
-            "AlertId",
-            "EntityType",
-            "DeviceName",
-            "AccountName",
-            "AccountDomain",
-            "RemoteIP",
-            "SHA256",
-            "RemoteUrl",
-        ]
-        .iter()
-        .map(|c| text(&b, c))
-        .collect();
+    const EVIDENCE: [&str; 6] = [
+        "DeviceName",
+        "AccountName",
+        "AccountDomain",
+        "RemoteIP",
+        "SHA256",
+        "RemoteUrl",
+    ];
+    let sql = format!(
+        "SELECT \"AlertId\", \"EntityType\", {} FROM \"AlertEvidence\"",
+        EVIDENCE.map(|c| format!("\"{c}\"")).join(", ")
+    );
+    for b in batches(ctx, &sql).await? {
+        let (ids, kinds) = (text(&b, "AlertId"), text(&b, "EntityType"));
+        let cols: Vec<StringArray> = EVIDENCE.iter().map(|c| text(&b, c)).collect();
         for row in 0..b.num_rows() {
-            let get = |i: usize| cell(&cols[i], row);
-            let Some(a) = get(0).and_then(|id| alerts.get_mut(id)) else {
+            let alert = cell(&ids, row).and_then(|id| alerts.get_mut(id));
+            let kind = cell(&kinds, row).and_then(EntityKind::parse);
+            let (Some(alert), Some(kind)) = (alert, kind) else {
                 continue;
             };
-            let lower = |s: &str| s.to_lowercase();
-            match get(1).unwrap_or("") {
-                "Machine" => {
-                    if let Some(d) = get(2) {
-                        a.devices.push(d.to_string());
-                        a.keys.push(format!("device:{}", lower(d)));
-                    }
-                }
-                "User" => {
-                    if let Some(n) = get(3) {
-                        let domain = get(4).unwrap_or("");
-                        a.users.push(if domain.is_empty() {
-                            n.to_string()
-                        } else {
-                            format!("{domain}\\{n}")
-                        });
-                        a.keys.push(format!("user:{}\\{}", lower(domain), lower(n)));
-                    }
-                }
-                "Ip" => {
-                    if let Some(ip) = get(5) {
-                        a.ips.push(ip.to_string());
-                        a.keys.push(format!("ip:{}", lower(ip)));
-                    }
-                }
-                "File" => {
-                    if let Some(h) = get(6) {
-                        a.keys.push(format!("file:{}", lower(h)));
-                    }
-                }
-                "Url" => {
-                    if let Some(u) = get(7) {
-                        a.keys.push(format!("url:{}", lower(u)));
-                    }
-                }
-                _ => {}
-            }
+            let columns = EVIDENCE
+                .iter()
+                .zip(&cols)
+                .filter_map(|(name, a)| cell(a, row).map(|v| (*name, v.to_string())))
+                .collect();
+            alert.add_entity(&Entity {
+                kind,
+                role: "",
+                columns,
+            });
         }
     }
     Ok(alerts.into_values().collect())
