@@ -135,6 +135,37 @@ pub enum Command {
             --reason incorrect-alert-logic --comment 'backup job'"
     )]
     Incidents(IncidentsArgs),
+
+    /// Ask the copilot a question in plain language and get an answer with evidence
+    #[command(
+        long_about = "Ask a question in plain language. Vigil grounds it (devices, users, \
+            addresses, hashes, incident numbers, time ranges such as \"last week\" or \
+            \"yesterday\", and references such as \"that device\" to earlier turns), plans \
+            which skills answer it, runs them over the lake, and answers with the evidence: \
+            the query that ran, how many rows, and the source records they came from.\n\n\
+            No language model is used: every number and name comes from a skill's rows. \
+            Each answer is a turn of a session; --session continues one so follow-ups see \
+            what came before. A prompt starting with /skill_name runs that skill directly \
+            (`vigil skills list` shows them).",
+        after_help = "Examples:\n  \
+            vigil ask \"Show high severity incidents\"\n  \
+            vigil ask \"Summarize incident 3\"\n  \
+            vigil ask \"Which devices copied data to a USB drive in the last week?\"\n  \
+            vigil ask --session s1a2b3c4d5 \"What else happened on that device?\"\n  \
+            vigil ask \"/run_kql DeviceProcessEvents | take 5\" --format json"
+    )]
+    Ask(crate::copilot::AskArgs),
+
+    /// Talk to the copilot interactively, with follow-ups, pins and feedback
+    Chat(crate::copilot::ChatArgs),
+
+    /// List, show and export copilot sessions; pin turns and give feedback
+    #[command(subcommand)]
+    Sessions(crate::copilot::SessionsCommand),
+
+    /// The copilot's skills and their inputs
+    #[command(subcommand)]
+    Skills(crate::copilot::SkillsCommand),
 }
 
 #[derive(Args)]

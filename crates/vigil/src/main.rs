@@ -1,7 +1,9 @@
 //! `vigil`: the command line. It parses arguments and calls the crates; the work is
-//! done in `vigil-ingest`, `vigil-store`, `vigil-kql`, `vigil-detect` and `vigil-schema`.
+//! done in `vigil-ingest`, `vigil-store`, `vigil-kql`, `vigil-detect`, `vigil-copilot` and
+//! `vigil-schema`.
 
 mod cli;
+mod copilot;
 mod hunt;
 mod incidents;
 mod ingest;
@@ -38,6 +40,10 @@ fn main() -> ExitCode {
         Command::Rules(command) => rules::run(&data_dir, command),
         Command::Hunt(args) => hunt::run(&data_dir, args),
         Command::Incidents(args) => incidents::run(&data_dir, args),
+        Command::Ask(args) => copilot::ask(&data_dir, args),
+        Command::Chat(args) => copilot::chat(&data_dir, args),
+        Command::Sessions(command) => copilot::sessions(&data_dir, command),
+        Command::Skills(command) => copilot::skills(command),
     };
     match result {
         Ok(code) => code,

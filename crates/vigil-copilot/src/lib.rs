@@ -1,0 +1,274 @@
+//! Vigil's copilot: an analyst's prompt is grounded (entities, names the lake knows, time
+//! ranges, references to earlier turns), planned (which skills, with which inputs), run
+//! over the lake, and answered with the evidence attached, in a session that remembers
+//! context for follow-ups. No language model is needed: the planner and the skills are
+//! deterministic, and every number and name in an answer comes from a skill's rows.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = vigil_store::Store::open("lake")?;
+//! let mut copilot = vigil_copilot::Copilot::builder().open(&store).await?;
+//! let (session, turn) = copilot.ask(None, "Show high severity incidents").await?;
+//! println!("{}", turn.answer);
+//! let (_, follow_up) = copilot.ask(Some(&session), "Summarize incident 1").await?;
+//! println!("{}", follow_up.answer);
+//! # Ok(()) }
+//! ```
+
+pub mod answer;
+pub mod grounding;
+pub mod lake;
+pub mod nl2kql;
+pub mod planner;
+pub mod session;
+pub mod skill;
+pub mod skills;
+pub mod turn;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use crate::grounding::{Entity, Grounder, Known};
+use crate::lake::Lake;
+use crate::planner::Planner;
+use crate::session::{SessionError, Sessions};
+use crate::skill::SkillContext;
+use crate::skills::Registry;
+use crate::turn::{SkillCall, Turn};
+
+pub use crate::grounding::{EntityKind, Grounding};
+pub use crate::skill::{Skill, SkillOutput, SkillSpec};
+
+/// Why the copilot could not start or answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CopilotError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Skill(#[from] skill::SkillError),
+    #[error(transparent)]
+    Plan(#[from] planner::PlanError),
+}
+
+/// Options for a copilot; `open` builds it over a store.
+pub struct CopilotBuilder {
+    now: Option<DateTime<Utc>>,
+    rules: Option<PathBuf>,
+    actor: String,
+    sessions: bool,
+}
+
+impl CopilotBuilder {
+    /// Fixes the reference time for time expressions and `ago()` (tests need this;
+    /// otherwise it is the current time).
+    pub fn now(mut self, now: DateTime<Utc>) -> Self {
+        self.now = Some(now);
+        self
+    }
+
+    /// The Sigma rules the hunting skill uses by default.
+    pub fn rules(mut self, rules: Option<PathBuf>) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// Who is asking, for the audit log.
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = actor.into();
+        self
+    }
+
+    /// Keeps no sessions (one-off answers, benchmarks).
+    pub fn without_sessions(mut self) -> Self {
+        self.sessions = false;
+        self
+    }
+
+    /// Opens the copilot over the lake in `store`; sessions live in its SQLite file.
+    pub async fn open(self, store: &vigil_store::Store) -> Result<Copilot, CopilotError> {
+        let now = self.now.unwrap_or_else(Utc::now);
+        let lake = Lake::open(store, now).await?;
+        let known = lake.known().await;
+        let sessions = if self.sessions {
+            Some(Sessions::open(&store.db_path())?)
+        } else {
+            None
+        };
+        let mut registry = Registry::builtin();
+        registry.add(std::sync::Arc::new(skills::HuntSigma::new(self.rules)));
+        Ok(Copilot::from_parts(lake, registry, known, sessions, self.actor))
+    }
+}
+
+/// Grounds, plans, runs skills and answers; keeps sessions.
+pub struct Copilot {
+    lake: Lake,
+    registry: Registry,
+    planner: Planner,
+    grounder: Grounder,
+    sessions: Option<Sessions>,
+    actor: String,
+}
+
+impl Copilot {
+    pub fn builder() -> CopilotBuilder {
+        CopilotBuilder {
+            now: None,
+            rules: None,
+            actor: whoami(),
+            sessions: true,
+        }
+    }
+
+    /// A copilot from parts already made (a lake over tables registered by hand, a
+    /// registry with extra skills).
+    pub fn from_parts(
+        lake: Lake,
+        registry: Registry,
+        known: Known,
+        sessions: Option<Sessions>,
+        actor: String,
+    ) -> Copilot {
+        let planner = Planner::new(&registry);
+        let grounder = Grounder::new(known, lake.now());
+        Copilot {
+            lake,
+            registry,
+            planner,
+            grounder,
+            sessions,
+            actor,
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn grounder(&self) -> &Grounder {
+        &self.grounder
+    }
+
+    pub fn planner(&self) -> &Planner {
+        &self.planner
+    }
+
+    pub fn lake(&self) -> &Lake {
+        &self.lake
+    }
+
+    pub fn sessions(&self) -> Option<&Sessions> {
+        self.sessions.as_ref()
+    }
+
+    /// Adds a skill (a plugin's) and re-indexes the planner.
+    pub fn add_skill(&mut self, skill: std::sync::Arc<dyn Skill>) {
+        self.registry.add(skill);
+        self.planner = Planner::new(&self.registry);
+    }
+
+    /// Answers `prompt` in `session` (a new one when `None`), and stores the turn.
+    /// Returns the session id and the turn.
+    pub async fn ask(&mut self, session: Option<&str>, prompt: &str) -> Result<(String, Turn), CopilotError> {
+        let now = self.lake.now();
+        let (id, earlier) = match (session, &self.sessions) {
+            (Some(id), Some(store)) => {
+                if !store.exists(id)? {
+                    return Err(SessionError::NoSession(id.to_string()).into());
+                }
+                (id.to_string(), store.turns(id)?)
+            }
+            (None, Some(store)) => {
+                let title: String = prompt.chars().take(80).collect();
+                (store.create(&self.actor, &title, now)?, Vec::new())
+            }
+            (_, None) => (String::new(), Vec::new()),
+        };
+        let turn = self.answer(prompt, &earlier, now).await?;
+        if let Some(store) = &mut self.sessions {
+            store.add_turn(&id, &turn, &self.actor)?;
+        }
+        Ok((id, turn))
+    }
+
+    /// Answers `prompt` after the `earlier` turns, without storing anything.
+    pub async fn answer(&self, prompt: &str, earlier: &[Turn], at: DateTime<Utc>) -> Result<Turn, CopilotError> {
+        let mut context: Vec<Entity> = Vec::new();
+        for t in earlier.iter().rev() {
+            for e in t.entities() {
+                if !context.iter().any(|c| c.kind == e.kind && c.value == e.value) {
+                    context.push(e);
+                }
+            }
+        }
+        let parts = Planner::split(prompt);
+        if parts.is_empty() {
+            return Err(planner::PlanError::Empty.into());
+        }
+        let mut calls = Vec::new();
+        for part in &parts {
+            let grounding = self.grounder.ground(part, &context);
+            let step = self.planner.plan_step(&self.registry, part, &grounding)?;
+            let started = Instant::now();
+            let (output, error) = match self.registry.get(&step.skill) {
+                Some(skill) => {
+                    let ctx = SkillContext {
+                        lake: &self.lake,
+                        grounding: &grounding,
+                    };
+                    match skill.run(&ctx, &step.inputs).await {
+                        Ok(o) => (Some(o), None),
+                        Err(e) => (None, Some(e.to_string())),
+                    }
+                }
+                None => (None, Some(format!("no skill named {}", step.skill))),
+            };
+            // Later steps of the same prompt refer to this one's results first.
+            if let Some(o) = &output {
+                let fresh: Vec<&Entity> = grounding.all_entities().chain(o.entities.iter()).collect();
+                for e in fresh.into_iter().rev() {
+                    context.retain(|c| !(c.kind == e.kind && c.value == e.value));
+                    let mut e = e.clone();
+                    e.from = None;
+                    context.insert(0, e);
+                }
+            }
+            calls.push(SkillCall {
+                step,
+                grounding,
+                output,
+                error,
+                millis: started.elapsed().as_millis() as u64,
+            });
+        }
+        let mut turn = Turn {
+            seq: earlier.last().map_or(1, |t| t.seq + 1),
+            at,
+            prompt: prompt.to_string(),
+            calls,
+            answer: String::new(),
+            warnings: Vec::new(),
+        };
+        for call in &turn.calls {
+            for r in &call.grounding.references {
+                if r.resolved.is_empty() {
+                    turn.warnings.push(format!(
+                        "\"{}\" refers to nothing earlier in this session",
+                        r.text
+                    ));
+                }
+            }
+        }
+        turn.answer = answer::markdown(&turn);
+        Ok(turn)
+    }
+}
+
+/// The local user's name, for the audit log.
+fn whoami() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "local".into())
+}

@@ -1,0 +1,358 @@
+//! The deterministic planner: which skill answers a prompt, with which inputs.
+//!
+//! Skills are scored against the prompt by the words they share with the skill's name,
+//! description and example prompts, weighted by how rare each word is across skills,
+//! plus cues from grounding (an incident number favours the incident skills, a pasted
+//! query favours running it). Inputs are filled from grounding by their kind. A prompt
+//! that starts with `/name` runs that skill directly. Compound prompts ("… and then …")
+//! are split into steps.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::grounding::{EntityKind, Grounding};
+use crate::skill::{InputKind, Inputs, SkillSpec};
+use crate::skills::Registry;
+
+/// One planned skill call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub skill: String,
+    pub inputs: Inputs,
+    /// The part of the prompt this step answers.
+    pub prompt: String,
+    pub score: f64,
+    /// Why this skill: the words and cues that chose it.
+    pub reason: String,
+}
+
+/// Why no plan could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("there is no skill named {0} (`vigil skills list` shows them)")]
+    UnknownSkill(String),
+    #[error("the prompt is empty")]
+    Empty,
+}
+
+fn re(pattern: &str) -> Regex {
+    // The patterns are constants of this file; a bad one is a bug caught by every test.
+    Regex::new(pattern).unwrap_or_else(|e| panic!("planner pattern {pattern:?}: {e}"))
+}
+
+static SPLIT: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)\s*(?:;\s*|,?\s+and then\s+|,?\s+then\s+|\.\s+(?:then|also|and)\s+|,?\s+after that,?\s+)"));
+
+const STOP: &[&str] = &[
+    "a", "an", "the", "of", "on", "in", "to", "for", "by", "at", "is", "it", "me", "my", "and",
+    "or", "with", "from", "this", "that", "these", "those", "be", "was", "were", "are", "i",
+    "we", "our", "us", "you", "please", "can", "could", "would", "do", "does", "did", "any",
+    "all", "there", "their", "its", "as", "into", "about", "what", "which", "who", "how",
+];
+
+/// Lower-cased words without stop words, crudely stemmed so that "incidents" meets
+/// "incident" and "copied" meets "copy".
+pub fn terms(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .flat_map(|w| w.split('_'))
+        .filter(|w| !w.is_empty() && !STOP.contains(w))
+        .map(stem)
+        .collect()
+}
+
+fn stem(word: &str) -> String {
+    let w = word;
+    for (suffix, keep) in [
+        ("ies", "y"),
+        ("ied", "y"),
+        ("sses", "ss"),
+        ("ing", ""),
+        ("ed", ""),
+        ("es", ""),
+        ("s", ""),
+    ] {
+        if let Some(base) = w.strip_suffix(suffix)
+            && base.len() >= 3
+        {
+            return format!("{base}{keep}");
+        }
+    }
+    w.to_string()
+}
+
+/// The planner over one registry's skills.
+pub struct Planner {
+    /// Per skill: its description terms and each example's terms.
+    docs: Vec<(String, BTreeSet<String>, Vec<BTreeSet<String>>)>,
+    idf: HashMap<String, f64>,
+}
+
+/// Cues that favour a skill beyond its words: (skill, pattern over the lower-cased
+/// prompt, weight).
+const CUES: &[(&str, &str, f64)] = &[
+    ("summarize_incident", r"\b(summar|investigat|what happened in|tell me about|timeline|details of|explain|report on|walk me through)", 3.0),
+    ("list_incidents", r"\bincidents\b|incident queue|\bqueue\b", 2.5),
+    ("lookup_entity", r"\b(look ?up|what do (we|you) know|tell me about|have we seen|seen before|in our environment|where (does|did|has) .{0,40} appear|who is|profile of|anything on)\b", 3.0),
+    ("hunt_sigma", r"\bsigma\b|\bdetection rules?\b|\brules? (for|fire|fired)\b|\bhunt (for|with)\b", 3.0),
+    ("describe_table", r"\b(describe|schema|columns?|fields?|what is in|what's in|what does .{0,30} (hold|contain))\b", 2.5),
+    ("run_kql", r"^\s*(run|execute)\b.{0,20}\b(kql|query)\b|\bkql:\s", 3.0),
+    ("nl_to_kql", r"^(which|how many|show|list|find|get|were there|did any|has any|count|top)\b|\b(generate|write|build|create) (a |the )?(kql|hunting)?\s?query\b", 1.5),
+];
+
+static CUE_RES: LazyLock<Vec<(&'static str, Regex, f64)>> = LazyLock::new(|| {
+    CUES.iter()
+        .map(|(skill, pattern, weight)| (*skill, re(pattern), *weight))
+        .collect()
+});
+
+impl Planner {
+    pub fn new(registry: &Registry) -> Planner {
+        let mut docs = Vec::new();
+        let mut df: HashMap<String, usize> = HashMap::new();
+        for spec in registry.specs() {
+            let mut description: BTreeSet<String> = terms(&spec.description).into_iter().collect();
+            description.extend(terms(&spec.name));
+            let examples: Vec<BTreeSet<String>> = spec
+                .examples
+                .iter()
+                .map(|e| terms(e).into_iter().collect())
+                .collect();
+            let all: BTreeSet<&String> = description.iter().chain(examples.iter().flatten()).collect();
+            for t in all {
+                *df.entry(t.clone()).or_default() += 1;
+            }
+            docs.push((spec.name.clone(), description, examples));
+        }
+        let n = docs.len().max(1) as f64;
+        let idf = df
+            .into_iter()
+            .map(|(t, d)| (t, (1.0 + n / d as f64).ln()))
+            .collect();
+        Planner { docs, idf }
+    }
+
+    /// Splits a compound prompt into the prompts of its steps.
+    pub fn split(prompt: &str) -> Vec<String> {
+        if prompt.trim_start().starts_with('/') {
+            return vec![prompt.trim().to_string()];
+        }
+        SPLIT
+            .split(prompt)
+            .map(|p| p.trim().trim_end_matches(['.', '?']).trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+
+    /// Scores of every skill for a prompt, best first.
+    pub fn scores(&self, prompt: &str, g: &Grounding) -> Vec<(String, f64, String)> {
+        let words: BTreeSet<String> = terms(prompt).into_iter().collect();
+        let lower = prompt.to_lowercase();
+        let mut out = Vec::new();
+        for (name, description, examples) in &self.docs {
+            let weight = |set: &BTreeSet<String>| -> f64 {
+                words
+                    .iter()
+                    .filter(|w| set.contains(*w))
+                    .map(|w| self.idf.get(w).copied().unwrap_or(0.0))
+                    .sum()
+            };
+            let best_example = examples.iter().map(&weight).fold(0.0, f64::max);
+            let mut score = 0.6 * weight(description) + best_example;
+            let mut why = Vec::new();
+            let shared: Vec<&String> = words.iter().filter(|w| description.contains(*w) || examples.iter().any(|e| e.contains(*w))).collect();
+            if !shared.is_empty() {
+                why.push(format!("shares {}", shared.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+            }
+            for (skill, cue, w) in CUE_RES.iter() {
+                if skill == name && cue.is_match(&lower) {
+                    score += w;
+                    why.push(format!("cue /{}/", cue.as_str().chars().take(24).collect::<String>()));
+                }
+            }
+            score += grounding_bonus(name, g, &lower, &mut why);
+            out.push((name.clone(), score, why.join("; ")));
+        }
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+
+    /// Plans one step for one prompt.
+    pub fn plan_step(&self, registry: &Registry, prompt: &str, g: &Grounding) -> Result<Step, PlanError> {
+        let prompt = prompt.trim();
+        if prompt.is_empty() {
+            return Err(PlanError::Empty);
+        }
+        if let Some(rest) = prompt.strip_prefix('/') {
+            let (name, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let skill = registry
+                .get(name)
+                .ok_or_else(|| PlanError::UnknownSkill(name.to_string()))?;
+            let spec = skill.spec();
+            let mut inputs = direct_inputs(spec, args.trim());
+            fill(spec, &mut inputs, g, args.trim());
+            return Ok(Step {
+                skill: spec.name.clone(),
+                inputs,
+                prompt: prompt.to_string(),
+                score: f64::INFINITY,
+                reason: "asked for by name".into(),
+            });
+        }
+        let scores = self.scores(prompt, g);
+        let (name, score, reason) = scores
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| ("nl_to_kql".into(), 0.0, "no skill scored".into()));
+        let skill = registry
+            .get(&name)
+            .ok_or_else(|| PlanError::UnknownSkill(name.clone()))?;
+        let mut inputs = Inputs::new();
+        fill(skill.spec(), &mut inputs, g, prompt);
+        Ok(Step {
+            skill: name,
+            inputs,
+            prompt: prompt.to_string(),
+            score,
+            reason,
+        })
+    }
+}
+
+/// What grounding says about a skill: an incident number favours the incident skills, a
+/// named table the table skill, a prompt that is a KQL query running it.
+fn grounding_bonus(skill: &str, g: &Grounding, lower: &str, why: &mut Vec<String>) -> f64 {
+    let has_incident = g.first(EntityKind::Incident).is_some();
+    let has_entity = g.all_entities().any(|e| {
+        !matches!(e.kind, EntityKind::Incident | EntityKind::Technique | EntityKind::Cve)
+    });
+    let mut bonus = 0.0;
+    let mut add = |w: f64, what: &str| {
+        bonus += w;
+        why.push(what.to_string());
+    };
+    match skill {
+        "summarize_incident" if has_incident => add(3.0, "an incident number"),
+        "list_incidents" if has_incident => add(-3.0, "one incident, not a list"),
+        "list_incidents" if g.severity.is_some() && lower.contains("incident") => {
+            add(1.5, "a severity of incidents")
+        }
+        "run_kql" if looks_like_kql(&g.prompt) => add(6.0, "the prompt is a KQL query"),
+        "describe_table" if !g.tables.is_empty() => add(1.5, "a table is named"),
+        "describe_table" if g.tables.is_empty() => add(-2.0, "no table named"),
+        "lookup_entity" if !has_entity => add(-3.0, "no entity to look up"),
+        "lookup_entity" if g.time.is_some() => add(-1.0, "a time range asks for events"),
+        "hunt_sigma" if g.first(EntityKind::Technique).is_some() => add(2.0, "an ATT&CK id"),
+        "nl_to_kql" if g.time.is_some() => add(1.0, "a time range"),
+        _ => {}
+    }
+    bonus
+}
+
+/// A query pasted as a prompt: a catalog table (or `union`, `let`, `print`) followed by
+/// a pipe.
+pub fn looks_like_kql(text: &str) -> bool {
+    let t = kql_part(text);
+    let first = t.split(|c: char| c.is_whitespace() || c == '|').next().unwrap_or("");
+    let starts = vigil_schema::Catalog::builtin().table(first).is_some()
+        || matches!(first, "union" | "let" | "print" | "datatable" | "range");
+    starts && (t.contains('|') || first == "print")
+}
+
+/// The query in a prompt such as "Run this KQL: T | take 3".
+fn kql_part(text: &str) -> &str {
+    let t = text.trim();
+    static PREFIX: LazyLock<Regex> =
+        LazyLock::new(|| re(r"(?is)^(?:please\s+)?(?:run|execute)\s+(?:this|the|a)?\s*(?:kql|query|kql query)?\s*:?\s*"));
+    let t = match PREFIX.find(t) {
+        Some(m) if m.end() > 0 => &t[m.end()..],
+        _ => t,
+    };
+    t.trim().trim_start_matches("```kql").trim_start_matches("```").trim_end_matches("```").trim()
+}
+
+/// `key=value` pairs after `/skill`, or the whole text for the first required input.
+fn direct_inputs(spec: &SkillSpec, args: &str) -> Inputs {
+    let mut inputs = Inputs::new();
+    if args.is_empty() {
+        return inputs;
+    }
+    let pairs: Vec<(&str, &str)> = args
+        .split_whitespace()
+        .filter_map(|p| p.split_once('='))
+        .filter(|(k, _)| spec.inputs.iter().any(|i| i.name == *k))
+        .collect();
+    if !pairs.is_empty() && pairs.len() == args.split_whitespace().count() {
+        for (k, v) in pairs {
+            inputs.insert(k.to_string(), v.trim_matches('"').to_string());
+        }
+    } else if let Some(first) = spec.inputs.iter().find(|i| i.required).or(spec.inputs.first()) {
+        inputs.insert(first.name.clone(), args.to_string());
+    }
+    inputs
+}
+
+/// Fills the inputs not yet given from grounding, by kind.
+fn fill(spec: &SkillSpec, inputs: &mut Inputs, g: &Grounding, prompt: &str) {
+    for input in &spec.inputs {
+        if inputs.contains_key(&input.name) {
+            continue;
+        }
+        let value = match input.kind {
+            InputKind::Kql => looks_like_kql(prompt).then(|| kql_part(prompt).to_string()),
+            InputKind::Incident => g.first(EntityKind::Incident).map(str::to_string),
+            InputKind::Entity => {
+                let order = [
+                    EntityKind::Device,
+                    EntityKind::User,
+                    EntityKind::Ipv4,
+                    EntityKind::Ipv6,
+                    EntityKind::Sha256,
+                    EntityKind::Sha1,
+                    EntityKind::Md5,
+                    EntityKind::Domain,
+                    EntityKind::Url,
+                    EntityKind::Email,
+                    EntityKind::FilePath,
+                    EntityKind::RegistryKey,
+                ];
+                let found = order
+                    .iter()
+                    .find_map(|k| g.of_kind(*k).next().cloned());
+                if let Some(e) = &found
+                    && spec.inputs.iter().any(|i| i.name == "kind")
+                    && !inputs.contains_key("kind")
+                {
+                    inputs.insert("kind".into(), e.kind.name().to_string());
+                }
+                found.map(|e| e.value)
+            }
+            InputKind::Table => g.tables.first().cloned(),
+            InputKind::Severity => g.severity.clone(),
+            InputKind::Integer => g.limit.map(|n| n.to_string()),
+            InputKind::Status => status_in(prompt),
+            InputKind::Text | InputKind::Script if input.required => Some(prompt.to_string()),
+            InputKind::Text | InputKind::Script | InputKind::Path => None,
+        };
+        if let Some(v) = value {
+            inputs.insert(input.name.clone(), v);
+        }
+    }
+}
+
+fn status_in(prompt: &str) -> Option<String> {
+    static STATUS: LazyLock<Regex> =
+        LazyLock::new(|| re(r"(?i)\b(new|active|closed|open|unresolved|resolved)\b"));
+    STATUS.captures(prompt).map(|c| {
+        match c[1].to_ascii_lowercase().as_str() {
+            "new" => "New",
+            "active" => "Active",
+            "closed" | "resolved" => "Closed",
+            _ => "Open",
+        }
+        .to_string()
+    })
+}
