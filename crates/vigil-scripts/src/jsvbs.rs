@@ -1,0 +1,343 @@
+//! JavaScript (JScript) and VBScript obfuscation: `String.fromCharCode`, `unescape`,
+//! `atob`, string concatenation, reversal, replace, and `eval`/`Execute` of a literal.
+
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
+
+use crate::budget::Budget;
+use crate::codec;
+use crate::decode::Step;
+use crate::model::LayerKind;
+use crate::re;
+
+const JS_STR: &str = r#"(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')"#;
+const VBS_STR: &str = r#"(?:"(?:[^"\n]|"")*")"#;
+
+static JS: LazyLock<Vec<(LayerKind, Regex)>> = LazyLock::new(|| {
+    let s = JS_STR;
+    vec![
+        (
+            LayerKind::CharCodes,
+            re(r"String\.fromCharCode\s*\(\s*((?:0[xX][0-9a-fA-F]+|\d+)(?:\s*[-+*]\s*(?:0[xX][0-9a-fA-F]+|\d+))*(?:\s*,\s*(?:0[xX][0-9a-fA-F]+|\d+)(?:\s*[-+*]\s*(?:0[xX][0-9a-fA-F]+|\d+))*)*)\s*\)"),
+        ),
+        (
+            LayerKind::Unescape,
+            re(&format!(r"\b(?:unescape|decodeURIComponent|decodeURI)\s*\(\s*({s})\s*\)")),
+        ),
+        (LayerKind::Base64, re(&format!(r"\batob\s*\(\s*({s})\s*\)"))),
+        (LayerKind::Concatenation, re(&format!(r"({s})\s*\+\s*({s})"))),
+        (
+            LayerKind::Reverse,
+            re(&format!(
+                r#"({s})\s*\.\s*split\s*\(\s*(?:""|'')\s*\)\s*\.\s*reverse\s*\(\s*\)\s*\.\s*join\s*\(\s*(?:""|'')\s*\)"#
+            )),
+        ),
+        (
+            LayerKind::Replace,
+            re(&format!(
+                r"({s})\s*\.\s*replace\s*\(\s*/((?:[^/\\\n]|\\.)+)/([gimsuy]*)\s*,\s*({s})\s*\)"
+            )),
+        ),
+        (
+            LayerKind::Replace,
+            re(&format!(
+                r"({s})\s*\.\s*split\s*\(\s*({s})\s*\)\s*\.\s*join\s*\(\s*({s})\s*\)"
+            )),
+        ),
+        (
+            LayerKind::Eval,
+            re(&format!(
+                r"\b(?:eval|(?:window\.)?execScript|(?:new\s+)?Function)\s*\(\s*({s})\s*\)(?:\s*\(\s*\))?;?"
+            )),
+        ),
+    ]
+});
+
+static VBS: LazyLock<Vec<(LayerKind, Regex)>> = LazyLock::new(|| {
+    let s = VBS_STR;
+    vec![
+        (
+            LayerKind::CharCodes,
+            re(r"(?i)\bChr[WB]?\s*\(\s*((?:&[Hh][0-9a-fA-F]+|\d+)(?:\s*[-+*]\s*(?:&[Hh][0-9a-fA-F]+|\d+))*)\s*\)"),
+        ),
+        (LayerKind::Concatenation, re(&format!(r"({s})\s*[&+]\s*({s})"))),
+        (LayerKind::Reverse, re(&format!(r"(?i)\bStrReverse\s*\(\s*({s})\s*\)"))),
+        (
+            LayerKind::Replace,
+            re(&format!(
+                r"(?i)\bReplace\s*\(\s*({s})\s*,\s*({s})\s*,\s*({s})\s*\)"
+            )),
+        ),
+        (
+            LayerKind::Eval,
+            re(&format!(
+                r"(?i)\b(?:Execute|ExecuteGlobal|Eval)\s*\(?\s*({s})\s*\)?"
+            )),
+        ),
+    ]
+});
+
+/// Decodes `%XX` and `%uXXXX` escapes as `unescape` does.
+pub fn percent_decode(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::new();
+    let mut bytes: Vec<u8> = Vec::new();
+    let flush = |bytes: &mut Vec<u8>, out: &mut String| {
+        if !bytes.is_empty() {
+            match std::str::from_utf8(bytes) {
+                Ok(t) => out.push_str(t),
+                Err(_) => out.extend(bytes.iter().map(|&b| b as char)),
+            }
+            bytes.clear();
+        }
+    };
+    let hex = |from: usize, n: usize| -> Option<u32> {
+        let digits: String = chars.get(from..from + n)?.iter().collect();
+        u32::from_str_radix(&digits, 16).ok()
+    };
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '%' {
+            if chars.get(i + 1) == Some(&'u')
+                && let Some(code) = hex(i + 2, 4)
+            {
+                flush(&mut bytes, &mut out);
+                out.push(char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER));
+                i += 6;
+                continue;
+            }
+            if let Some(b) = hex(i + 1, 2) {
+                bytes.push(b as u8);
+                i += 3;
+                continue;
+            }
+        }
+        flush(&mut bytes, &mut out);
+        out.push(chars[i]);
+        i += 1;
+    }
+    flush(&mut bytes, &mut out);
+    out
+}
+
+/// The value of a JavaScript string literal (quotes included in `lit`).
+fn js_value(lit: &str) -> String {
+    let body = &lit[1..lit.len().saturating_sub(1).max(1)];
+    let chars: Vec<char> = body.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    let hex = |from: usize, n: usize| -> Option<u32> {
+        let d: String = chars.get(from..from + n)?.iter().collect();
+        u32::from_str_radix(&d, 16).ok()
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        if c != '\\' || i + 1 >= chars.len() {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let n = chars[i + 1];
+        i += 2;
+        match n {
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            '0' => out.push('\0'),
+            'x' => match hex(i, 2) {
+                Some(v) => {
+                    out.push(char::from_u32(v).unwrap_or('?'));
+                    i += 2;
+                }
+                None => out.push('x'),
+            },
+            'u' => match hex(i, 4) {
+                Some(v) => {
+                    out.push(char::from_u32(v).unwrap_or(char::REPLACEMENT_CHARACTER));
+                    i += 4;
+                }
+                None => out.push('u'),
+            },
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A JavaScript double-quoted literal for `s`.
+fn js_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn vbs_value(lit: &str) -> String {
+    lit[1..lit.len().saturating_sub(1).max(1)].replace("\"\"", "\"")
+}
+
+fn vbs_quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// `72`, `0x48`, `&H48`, `70+2`: small integer arithmetic as written in char-code calls.
+fn int_expr(s: &str) -> Option<u32> {
+    let mut total: i64 = 0;
+    let mut op = '+';
+    let mut term = String::new();
+    let apply = |total: i64, op: char, term: &str| -> Option<i64> {
+        let t = term.trim();
+        let v = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+            i64::from_str_radix(h, 16).ok()?
+        } else if let Some(h) = t.strip_prefix("&H").or_else(|| t.strip_prefix("&h")) {
+            i64::from_str_radix(h, 16).ok()?
+        } else {
+            t.parse::<i64>().ok()?
+        };
+        match op {
+            '+' => total.checked_add(v),
+            '-' => total.checked_sub(v),
+            _ => total.checked_mul(v),
+        }
+    };
+    for c in s.chars() {
+        if matches!(c, '+' | '-' | '*') && !term.trim().is_empty() {
+            total = apply(total, op, &term)?;
+            op = c;
+            term.clear();
+        } else {
+            term.push(c);
+        }
+    }
+    total = apply(total, op, &term)?;
+    u32::try_from(total).ok()
+}
+
+fn chars_from_codes(list: &str) -> Option<String> {
+    list.split(',').map(|n| int_expr(n).and_then(char::from_u32)).collect()
+}
+
+/// Runs one family of rules once, all matches of the first rule that changes the text.
+fn run(
+    text: &str,
+    rules: &[(LayerKind, Regex)],
+    budget: &mut Budget,
+    f: impl Fn(LayerKind, &Captures<'_>, &mut Budget) -> Option<String>,
+) -> Option<Step> {
+    for (kind, rule) in rules {
+        if !budget.charge(text.len()) {
+            return None;
+        }
+        let mut changed = 0;
+        let out = rule.replace_all(text, |caps: &Captures<'_>| {
+            let whole = caps.get(0).map_or("", |m| m.as_str()).to_string();
+            match f(*kind, caps, budget) {
+                Some(r) => {
+                    changed += 1;
+                    r
+                }
+                None => whole,
+            }
+        });
+        if changed > 0 && out != text {
+            return Some(Step::new(
+                *kind,
+                format!("{}: {changed} occurrence(s)", kind.name()),
+                out.into_owned(),
+            ));
+        }
+    }
+    None
+}
+
+fn group<'c>(caps: &'c Captures<'_>, n: usize) -> &'c str {
+    caps.get(n).map_or("", |m| m.as_str())
+}
+
+/// One JavaScript decoding step.
+pub fn javascript(text: &str, budget: &mut Budget) -> Option<Step> {
+    run(text, &JS, budget, |kind, caps, budget| {
+        let g = |n| group(caps, n);
+        Some(match kind {
+            LayerKind::CharCodes => js_quote(&chars_from_codes(g(1))?),
+            LayerKind::Unescape => js_quote(&percent_decode(&js_value(g(1)))),
+            LayerKind::Base64 => match codec::base64(&js_value(g(1))) {
+                Ok(b) => js_quote(&codec::bytes_to_text(&b)),
+                Err(why) => {
+                    budget.warn(format!("atob argument is not valid Base64: {why}"));
+                    return None;
+                }
+            },
+            LayerKind::Concatenation => js_quote(&(js_value(g(1)) + &js_value(g(2)))),
+            LayerKind::Reverse => js_quote(&js_value(g(1)).chars().rev().collect::<String>()),
+            LayerKind::Replace if caps.len() == 5 => {
+                let re = regex::RegexBuilder::new(g(2))
+                    .case_insensitive(g(3).contains('i'))
+                    .size_limit(1 << 20)
+                    .build()
+                    .ok()?;
+                let subject = js_value(g(1));
+                let rep = js_value(g(4));
+                let rep = rep.replace('$', "$$");
+                let out = if g(3).contains('g') {
+                    re.replace_all(&subject, rep.as_str())
+                } else {
+                    re.replace(&subject, rep.as_str())
+                };
+                js_quote(&out)
+            }
+            LayerKind::Replace => {
+                let sep = js_value(g(2));
+                if sep.is_empty() {
+                    return None;
+                }
+                js_quote(&js_value(g(1)).split(sep.as_str()).collect::<Vec<_>>().join(&js_value(g(3))))
+            }
+            LayerKind::Eval => js_value(g(1)),
+            _ => return None,
+        })
+    })
+}
+
+/// One VBScript decoding step.
+pub fn vbscript(text: &str, budget: &mut Budget) -> Option<Step> {
+    run(text, &VBS, budget, |kind, caps, _| {
+        let g = |n| group(caps, n);
+        Some(match kind {
+            LayerKind::CharCodes => vbs_quote(&char::from_u32(int_expr(g(1))?)?.to_string()),
+            LayerKind::Concatenation => vbs_quote(&(vbs_value(g(1)) + &vbs_value(g(2)))),
+            LayerKind::Reverse => vbs_quote(&vbs_value(g(1)).chars().rev().collect::<String>()),
+            LayerKind::Replace => {
+                let from = vbs_value(g(2));
+                if from.is_empty() {
+                    return None;
+                }
+                vbs_quote(&vbs_value(g(1)).replace(&from, &vbs_value(g(3))))
+            }
+            LayerKind::Eval => vbs_value(g(1)),
+            _ => return None,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        assert_eq!(percent_decode("%u0041%42%e2%82%ac"), "AB€");
+        assert_eq!(js_value(r#""\x41\u0042\n""#), "AB\n");
+        assert_eq!(int_expr("&H41"), Some(65));
+        assert_eq!(int_expr("70-5"), Some(65));
+    }
+}
