@@ -76,7 +76,9 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
 
 fn unquote(s: &str) -> &str {
     let s = s.trim();
-    if s.len() >= 2 && (s.starts_with('"') && s.ends_with('"') || s.starts_with('\'') && s.ends_with('\'')) {
+    if s.len() >= 2
+        && (s.starts_with('"') && s.ends_with('"') || s.starts_with('\'') && s.ends_with('\''))
+    {
         &s[1..s.len() - 1]
     } else {
         s

@@ -85,6 +85,15 @@ impl Vars {
             let inner = &after[..close];
             match self.expand_one(inner) {
                 Some(value) => {
+                    // A value glued to another value or to letters builds a word from
+                    // pieces: that is concatenation, not ordinary use of a variable.
+                    let next = after[close + 1..].chars().next();
+                    let prev = out.chars().next_back();
+                    if next.is_some_and(|c| c == open || c.is_alphanumeric())
+                        || prev.is_some_and(|c| c.is_alphanumeric())
+                    {
+                        self.ops.insert(LayerKind::Concatenation);
+                    }
                     out.push_str(&value);
                     rest = &after[close + 1..];
                 }
@@ -151,7 +160,10 @@ fn substring(value: &str, spec: &str) -> Option<String> {
     let chars: Vec<char> = value.chars().collect();
     let len = chars.len() as i64;
     let (s, l) = match spec.split_once(',') {
-        Some((a, b)) => (a.trim().parse::<i64>().ok()?, Some(b.trim().parse::<i64>().ok()?)),
+        Some((a, b)) => (
+            a.trim().parse::<i64>().ok()?,
+            Some(b.trim().parse::<i64>().ok()?),
+        ),
         None => (spec.trim().parse::<i64>().ok()?, None),
     };
     let start = if s < 0 { (len + s).max(0) } else { s.min(len) };
@@ -166,7 +178,13 @@ fn substring(value: &str, spec: &str) -> Option<String> {
 
 /// Reads `set name=value` and `set "name=value"` at the start of a segment.
 fn parse_set(seg: &str) -> Option<(String, String)> {
-    let t = seg.trim_start();
+    // `cmd /c "set a=1&&...`: the first segment starts with the shell's own words.
+    let lower = seg.to_ascii_lowercase();
+    let from = ["/c \"set ", "/c set ", "/k \"set ", "/k set ", "(set "]
+        .iter()
+        .find_map(|p| lower.find(p).map(|at| at + p.len() - 4))
+        .unwrap_or(0);
+    let t = seg[from..].trim_start();
     let t = t.strip_prefix("@").unwrap_or(t);
     if t.len() < 4 || !t[..4].eq_ignore_ascii_case("set ") {
         return None;
@@ -200,8 +218,9 @@ pub fn variables(text: &str, budget: &mut Budget) -> Option<Step> {
         set: HashMap::new(),
         ops: BTreeSet::new(),
     };
-    let delayed = text.to_ascii_lowercase().contains("/v:on")
-        || text.to_ascii_lowercase().contains("enabledelayedexpansion");
+    // `!VAR!` needs delayed expansion; only variables the script set are expanded, so
+    // doing it always costs nothing when it is off.
+    let delayed = true;
     let mut out = String::with_capacity(text.len());
     // Segments end at newlines and at `&`, `&&`, `|`, `||`; separators are kept.
     let mut seg_start = 0;
@@ -216,10 +235,11 @@ pub fn variables(text: &str, budget: &mut Budget) -> Option<Step> {
         if delayed {
             expanded = vars.expand(&expanded, '!');
         }
-        if let Some((name, value)) = parse_set(&expanded) {
-            if vars.set.len() < 10_000 && value.len() < budget.limits.max_decoded {
-                vars.set.insert(name, value);
-            }
+        if let Some((name, value)) = parse_set(&expanded)
+            && vars.set.len() < 10_000
+            && value.len() < budget.limits.max_decoded
+        {
+            vars.set.insert(name, value);
         }
         out.push_str(&expanded);
         if i < bytes.len() {

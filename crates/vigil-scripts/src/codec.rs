@@ -24,7 +24,7 @@ const LENIENT_URL: GeneralPurpose = GeneralPurpose::new(
 pub fn base64(text: &str) -> Result<Vec<u8>, String> {
     let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let clean = clean.trim_end_matches('=');
-    if clean.len() % 4 == 1 {
+    if clean.len() % 4 == 1 && !clean.is_empty() {
         return Err(format!(
             "Base64 of {} characters cannot be complete (one character too many)",
             clean.len()
@@ -39,7 +39,7 @@ pub fn base64(text: &str) -> Result<Vec<u8>, String> {
 /// Decodes an even-length run of hex digits.
 pub fn hex(text: &str) -> Option<Vec<u8>> {
     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     digits
@@ -58,7 +58,7 @@ pub fn utf16le(bytes: &[u8]) -> (String, bool) {
     let units = bytes
         .chunks(2)
         .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    let mut lossy = bytes.len() % 2 != 0;
+    let mut lossy = !bytes.len().is_multiple_of(2);
     let text = char::decode_utf16(units)
         .map(|r| {
             r.unwrap_or_else(|_| {
@@ -76,7 +76,10 @@ pub fn looks_utf16le(bytes: &[u8]) -> bool {
         return false;
     }
     let pairs = bytes.len() / 2;
-    let zero_high = bytes.chunks(2).filter(|c| c.len() == 2 && c[1] == 0).count();
+    let zero_high = bytes
+        .chunks(2)
+        .filter(|c| c.len() == 2 && c[1] == 0)
+        .count();
     zero_high * 10 >= pairs * 7
 }
 

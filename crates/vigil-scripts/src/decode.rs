@@ -75,13 +75,36 @@ fn has_any(text: &str, needles: &[&str]) -> bool {
 
 /// The passes to try on `text`, most specific first.
 fn passes(text: &str, lang: Language) -> Vec<Pass> {
-    let mut list: Vec<Pass> = vec![generic::encoded_command, generic::command_wrapper];
+    // The language's own passes go first: cmd hides the words the generic passes look
+    // for (`p^ower^shell`, `%a%%b%`), and JavaScript or VBScript string escapes must be
+    // undone before a command line inside a string can be read.
+    let mut list: Vec<Pass> = Vec::new();
     let ps_marks = has_any(
         text,
-        &["iex", "invoke-expression", "-join", "[char", "::", "-replace", "-f ", "-bxor", "`", "$env:", "new-object", "-split"],
+        &[
+            "iex",
+            "invoke-expression",
+            "-join",
+            "[char",
+            "::",
+            "-replace",
+            "-f ",
+            "-bxor",
+            "`",
+            "$env:",
+            "new-object",
+            "-split",
+            "'+'",
+            "' + '",
+            "$null",
+            "[ref]",
+        ],
     );
     let cmd_marks = has_any(text, &["%", "^", "set "]);
-    let js_marks = has_any(text, &["fromcharcode", "eval", "unescape", "atob(", "decodeuri"]);
+    let js_marks = has_any(
+        text,
+        &["fromcharcode", "eval", "unescape", "atob(", "decodeuri"],
+    );
     let vbs_marks = has_any(text, &["chr(", "chrw(", "execute", "strreverse("]);
     let sh_marks = has_any(text, &["base64", "xxd", "eval", "\\x", "rev"]);
     let family = |l: Language| -> Vec<Pass> {
@@ -95,6 +118,7 @@ fn passes(text: &str, lang: Language) -> Vec<Pass> {
         }
     };
     list.extend(family(lang));
+    list.extend([generic::encoded_command as Pass, generic::command_wrapper]);
     for (l, marked) in [
         (Language::PowerShell, ps_marks),
         (Language::Cmd, cmd_marks && lang != Language::PowerShell),
@@ -105,6 +129,9 @@ fn passes(text: &str, lang: Language) -> Vec<Pass> {
         if l != lang && marked {
             list.extend(family(l));
         }
+    }
+    if lang != Language::Cmd && has_any(text, &["set "]) && text.contains(['%', '!']) {
+        list.push(cmd::variables);
     }
     list.push(generic::base64_blobs);
     list.push(generic::hex_blobs);

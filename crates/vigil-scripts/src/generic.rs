@@ -13,8 +13,10 @@ use crate::model::LayerKind;
 use crate::ps::rewrite::{Edit, apply};
 
 static ENC_FLAG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)(?:^|[\s"'^(])[-/\x{2013}\x{2014}]([a-z]+)\s+["']?([A-Za-z0-9+/]{4,}={0,2})"#)
-        .unwrap_or_else(|e| panic!("static regex: {e}"))
+    Regex::new(
+        r#"(?i)(?:^|[\s"'^(])[-/\x{2013}\x{2014}]([a-z]+)\s+["']?([^\s"'`)\-/][^\s"'`)]{3,})"#,
+    )
+    .unwrap_or_else(|e| panic!("static regex: {e}"))
 });
 
 static PS_HEAD: LazyLock<Regex> = LazyLock::new(|| {
@@ -57,15 +59,40 @@ pub fn encoded_command(text: &str, budget: &mut Budget) -> Option<Step> {
         if !is_encoded_flag(flag.as_str()) {
             continue;
         }
-        let bytes = match codec::base64(b64.as_str()) {
+        let ls = line_start(text, flag.start());
+        let head = PS_HEAD
+            .captures_iter(&text[ls..flag.start()])
+            .last()
+            .and_then(|c| c.get(1))
+            .map(|m| ls + m.start());
+        let valid = b64
+            .as_str()
+            .trim_end_matches('=')
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/');
+        let decoded = if valid {
+            codec::base64(b64.as_str())
+        } else {
+            Err("it holds characters outside the Base64 alphabet".to_string())
+        };
+        let bytes = match decoded {
             Ok(b) => b,
             Err(why) => {
-                budget.warn(format!("-{} argument is not valid Base64: {why}", flag.as_str()));
+                // `-e` means other things to other tools; only PowerShell's is reported.
+                if head.is_some() {
+                    budget.warn(format!(
+                        "-{} argument is not valid Base64: {why}",
+                        flag.as_str()
+                    ));
+                }
                 continue;
             }
         };
         let (decoded, lossy) = codec::utf16le(&bytes);
         if !codec::looks_utf16le(&bytes) || !codec::is_text(&decoded) {
+            if head.is_none() {
+                continue;
+            }
             budget.warn(format!(
                 "-{} argument does not decode to UTF-16LE text; left as it is",
                 flag.as_str()
@@ -81,13 +108,7 @@ pub fn encoded_command(text: &str, budget: &mut Budget) -> Option<Step> {
         }
         found += 1;
         // Replace the whole invocation when the PowerShell that runs it is on the line.
-        let ls = line_start(text, flag.start());
-        let head = &text[ls..flag.start()];
-        let start = PS_HEAD
-            .captures_iter(head)
-            .last()
-            .and_then(|c| c.get(1))
-            .map_or(flag.start() - 1, |m| ls + m.start());
+        let start = head.unwrap_or(flag.start().saturating_sub(1));
         let mut end = b64.end();
         let quoted_open = text[..b64.start()].ends_with(['"', '\'']);
         if quoted_open && text[end..].starts_with(['"', '\'']) {
@@ -150,6 +171,21 @@ fn command_body(text: &str, at: usize) -> Option<(usize, String)> {
         let close = inner.find('\'')?;
         return Some((at + close + 2, inner[..close].to_string()));
     }
+    if line.starts_with('{') {
+        let mut depth = 0usize;
+        for (k, c) in line.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return Some((at + k + 1, line[..=k].to_string()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
     if line.is_empty() {
         return None;
     }
@@ -166,19 +202,25 @@ pub fn command_wrapper(text: &str, budget: &mut Budget) -> Option<Step> {
         if head.start() < last_end {
             continue;
         }
-        let Some((body_start, explicit)) = ps_command_start(text, caps.get(0).map_or(0, |m| m.end()))
+        let Some((body_start, explicit)) =
+            ps_command_start(text, caps.get(0).map_or(0, |m| m.end()))
         else {
             continue;
         };
         let Some((end, body)) = command_body(text, body_start) else {
             continue;
         };
-        let looks_code = body.contains(['(', '$', ';', '|', '\'', '"']);
-        if body.trim().is_empty() || !(explicit || looks_code) {
+        let _ = explicit;
+        let opened = text[body_start..].starts_with(['"', '\'', '{']);
+        if body.trim().is_empty() || !opened {
             continue;
         }
         let body = body.trim();
-        let body = body
+        let block = body
+            .strip_prefix('&')
+            .or_else(|| body.strip_prefix('.'))
+            .map_or(body, str::trim_start);
+        let body = block
             .strip_prefix('{')
             .and_then(|b| b.strip_suffix('}'))
             .unwrap_or(body);
@@ -193,7 +235,13 @@ pub fn command_wrapper(text: &str, budget: &mut Budget) -> Option<Step> {
         let (Some(head), Some(all)) = (caps.get(1), caps.get(0)) else {
             continue;
         };
-        if edits.iter().any(|e| head.start() < e.end && e.start < all.end()) {
+        if edits
+            .iter()
+            .any(|e| head.start() < e.end && e.start < all.end())
+        {
+            continue;
+        }
+        if !text[all.end()..].starts_with('"') {
             continue;
         }
         let Some((end, body)) = command_body(text, all.end()) else {
@@ -235,11 +283,11 @@ fn ps_command_start(text: &str, mut at: usize) -> Option<(usize, bool)> {
             .take_while(|c| c.is_ascii_alphanumeric())
             .collect();
         let w = word.to_ascii_lowercase();
-        if w.is_empty() || is_encoded_flag(&w) || (w.len() >= 1 && "file".starts_with(&w)) {
+        if w.is_empty() || is_encoded_flag(&w) || "file".starts_with(&w) {
             return None;
         }
         at += 1 + word.len();
-        if w.len() >= 1 && "command".starts_with(&w) {
+        if "command".starts_with(&w) {
             let rest = &text[at..];
             let skipped = rest.len() - rest.trim_start_matches([' ', '\t']).len();
             return Some((at + skipped, true));
@@ -327,7 +375,8 @@ pub fn hex_blobs(text: &str, budget: &mut Budget) -> Option<Step> {
     for m in HEX_BLOB.find_iter(text) {
         let before = text[..m.start()].chars().next_back();
         let after = text[m.end()..].chars().next();
-        if before.is_some_and(|c| c.is_alphanumeric()) || after.is_some_and(|c| c.is_alphanumeric()) {
+        if before.is_some_and(|c| c.is_alphanumeric()) || after.is_some_and(|c| c.is_alphanumeric())
+        {
             continue;
         }
         let digits = m.as_str().trim_start_matches("0x");

@@ -23,7 +23,11 @@ pub fn kql_string(s: &str) -> String {
 }
 
 fn list(values: &[String]) -> String {
-    values.iter().map(|v| kql_string(v)).collect::<Vec<_>>().join(", ")
+    values
+        .iter()
+        .map(|v| kql_string(v))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 const WINDOW: &str = "Timestamp > ago(30d)";

@@ -14,10 +14,9 @@ use crate::re;
 const DOT: &str = r"(?:\.|\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\))";
 
 static URL: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)\b(?:h[tx]{2}ps?|fxp|ftps?|sftp)(?:\[:\]|:)(?://|\[//\]|\\\\)[^\s'"<>`)\[\]}|,;^]+(?:\[\.\][^\s'"<>`)\[\]}|,;^]+)*"#)
-});
-static URL_ALT: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)\bh[tx]{2}ps?\[://\][^\s'"<>`)\]}|,;^]+"#)
+    re(
+        r#"(?i)\b(?:h[tx]{2}ps?|fxp|ftps?|sftp)(?:://|\[://\]|\[:\]//|:\[//\]|:\\\\)(?:[^\s'"<>`)\[\]}|,;^]|\[\.\]|\[dot\]|\(\.\))+"#,
+    )
 });
 static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
@@ -25,19 +24,30 @@ static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 static IPV4: LazyLock<Regex> = LazyLock::new(|| {
-    re(&format!(r"\b(\d{{1,3}}{DOT}\d{{1,3}}{DOT}\d{{1,3}}{DOT}\d{{1,3}})\b"))
+    re(&format!(
+        r"\b(\d{{1,3}}{DOT}\d{{1,3}}{DOT}\d{{1,3}}{DOT}\d{{1,3}})\b"
+    ))
 });
-static IPV6: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)(?:^|[^\w:.])([0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7})(?:$|[^\w:.])"));
-static HASH: LazyLock<Regex> = LazyLock::new(|| re(r"\b([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})\b"));
+static IPV6: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)(?:^|[^\w:.])([0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7})(?:$|[^\w:.])"));
+static HASH: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})\b"));
 static WIN_PATH: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)(?:\b[a-z]:\\|%[a-z_()]+%\\|\$env:[a-z_]+\\|\\\\[a-z0-9._$-]+\\)[^\s'"<>|*?`,;()\[\]{}]*[^\s'"<>|*?`,;()\[\]{}.\\]"#)
+    re(
+        r#"(?i)(?:\b[a-z]:\\|%[a-z_()]+%\\|\$env:[a-z_]+\\|\\\\[a-z0-9._$-]+\\)[^\s'"<>|*?`,;()\[\]{}]*[^\s'"<>|*?`,;()\[\]{}.\\]"#,
+    )
 });
 static UNIX_PATH: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?:^|[\s'"=(>])(/(?:tmp|var/tmp|dev/shm|etc|usr|bin|sbin|opt|root|home|Library|Users|private)/[^\s'"<>|;&)`]*[^\s'"<>|;&)`.,/])"#)
+    re(
+        r#"(?:^|[\s'"=(>])(/(?:tmp|var/tmp|dev/shm|etc|usr|bin|sbin|opt|root|home|Library|Users|private)/[^\s'"<>|;&)`]*[^\s'"<>|;&)`.,/])"#,
+    )
 });
 static REGISTRY: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)\b(?:Registry::)?((?:HKLM|HKCU|HKCR|HKU|HKCC|HKEY_LOCAL_MACHINE|HKEY_CURRENT_USER|HKEY_CLASSES_ROOT|HKEY_USERS|HKEY_CURRENT_CONFIG):?\\[^'"\r\n|;`)\]]*[^'"\r\n|;`)\]\s\\])"#)
+    re(
+        r#"(?i)\b(?:Registry::)?((?:HKLM|HKCU|HKCR|HKU|HKCC|HKEY_LOCAL_MACHINE|HKEY_CURRENT_USER|HKEY_CLASSES_ROOT|HKEY_USERS|HKEY_CURRENT_CONFIG):?\\[^'"\r\n|;`)\]]*[^'"\r\n|;`)\]\s\\])"#,
+    )
 });
+static NEXT_ARG: LazyLock<Regex> = LazyLock::new(|| re(r"\s+(?:[-/]|[A-Za-z]:\\|%|\$|HK)"));
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
         r"(?i)\b([a-z0-9._%+-]+(?:@|\[@\]|\[at\]|\(at\))(?:[a-z0-9-]+{DOT})+[a-z]{{2,24}})\b"
@@ -47,15 +57,15 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
 /// Top-level domains worth reporting. Names like `System.Net` or `file.ps1` end in labels
 /// that are not here, which keeps .NET types and file names out of the domain list.
 const TLDS: &[&str] = &[
-    "com", "net", "org", "info", "biz", "io", "co", "me", "ru", "su", "cn", "top", "xyz",
-    "site", "online", "club", "live", "shop", "store", "tech", "space", "website", "pw", "tk",
-    "ml", "ga", "cf", "gq", "cc", "ws", "in", "us", "uk", "de", "fr", "nl", "eu", "ir", "kp",
-    "ua", "br", "jp", "kr", "tw", "hk", "vn", "tr", "pl", "it", "es", "ca", "au", "link",
-    "click", "app", "dev", "icu", "buzz", "cloud", "host", "today", "work", "ly", "to",
-    "invalid", "example", "test", "local", "onion", "gov", "edu", "mil", "int", "ch", "se",
-    "no", "fi", "dk", "cz", "ro", "bg", "by", "kz", "id", "th", "my", "sg", "pk", "ng", "za",
-    "mx", "ar", "cl", "tv", "fm", "am", "la", "ai", "gg", "li", "xn--p1ai", "name", "pro",
-    "mobi", "asia", "run", "page", "zone", "network", "systems", "services", "support",
+    "com", "net", "org", "info", "biz", "io", "co", "me", "ru", "su", "cn", "top", "xyz", "site",
+    "online", "club", "live", "shop", "store", "tech", "space", "website", "pw", "tk", "ml", "ga",
+    "cf", "gq", "cc", "ws", "in", "us", "uk", "de", "fr", "nl", "eu", "ir", "kp", "ua", "br", "jp",
+    "kr", "tw", "hk", "vn", "tr", "pl", "it", "es", "ca", "au", "link", "click", "app", "dev",
+    "icu", "buzz", "cloud", "host", "today", "work", "ly", "to", "invalid", "example", "test",
+    "local", "onion", "gov", "edu", "mil", "int", "ch", "se", "no", "fi", "dk", "cz", "ro", "bg",
+    "by", "kz", "id", "th", "my", "sg", "pk", "ng", "za", "mx", "ar", "cl", "tv", "fm", "am", "la",
+    "ai", "gg", "li", "xn--p1ai", "name", "pro", "mobi", "asia", "run", "page", "zone", "network",
+    "systems", "services", "support",
 ];
 
 /// The live form of a defanged value.
@@ -100,7 +110,10 @@ pub fn defang(kind: IndicatorKind, value: &str) -> String {
                 Some(p) => (&rest[..p], &rest[p..]),
                 None => (rest, ""),
             };
-            let scheme = scheme.to_ascii_lowercase().replace("http", "hxxp").replace("ftp", "fxp");
+            let scheme = scheme
+                .to_ascii_lowercase()
+                .replace("http", "hxxp")
+                .replace("ftp", "fxp");
             format!("{scheme}://{}{path}", defang_host(host))
         }
         IndicatorKind::Domain | IndicatorKind::Ipv4 => defang_host(value),
@@ -183,7 +196,9 @@ impl Found {
         }
         let host = match kind {
             IndicatorKind::Url => url_host(&value),
-            IndicatorKind::Domain | IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => Some(value.clone()),
+            IndicatorKind::Domain | IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => {
+                Some(value.clone())
+            }
             IndicatorKind::Email => value.split_once('@').map(|(_, h)| h.to_string()),
             _ => None,
         };
@@ -228,7 +243,8 @@ fn valid_domain(d: &str) -> bool {
         return false;
     }
     // .NET namespaces (System.Net, Microsoft.Win32) read like domains but are not.
-    !matches!(labels[0], "system" | "microsoft" | "io" | "text" | "net") || labels.len() > 2 && tld != "net"
+    !matches!(labels[0], "system" | "microsoft" | "io" | "text" | "net")
+        || labels.len() > 2 && tld != "net"
 }
 
 /// Every indicator in `text`, in order of first appearance per kind.
@@ -247,7 +263,7 @@ pub fn extract_into(text: &str, out: &mut Vec<Indicator>) {
         list: std::mem::take(out),
     };
     let mut url_spans = Vec::new();
-    for m in URL.find_iter(text).chain(URL_ALT.find_iter(text)) {
+    for m in URL.find_iter(text) {
         let raw = trim_tail(m.as_str());
         url_spans.push((m.start(), m.end()));
         let value = refang(raw);
@@ -271,7 +287,8 @@ pub fn extract_into(text: &str, out: &mut Vec<Indicator>) {
     for caps in IPV4.captures_iter(text) {
         let Some(m) = caps.get(1) else { continue };
         let value = refang(m.as_str());
-        let prefixed = text[..m.start()].ends_with(['.', '-']) || text[m.end()..].starts_with(['.', '-']);
+        let prefixed =
+            text[..m.start()].ends_with(['.', '-']) || text[m.end()..].starts_with(['.', '-']);
         if valid_ipv4(&value) && !prefixed && !in_url(m.start()) {
             found.add(IndicatorKind::Ipv4, value);
         }
@@ -290,7 +307,9 @@ pub fn extract_into(text: &str, out: &mut Vec<Indicator>) {
             continue;
         }
         let raw = m.as_str();
-        let defanged = ["[.]", "(.)", "{.}", "[dot]", "(dot)"].iter().any(|d| raw.contains(d));
+        let defanged = ["[.]", "(.)", "{.}", "[dot]", "(dot)"]
+            .iter()
+            .any(|d| raw.contains(d));
         let value = refang(raw);
         if valid_domain(&value) && (defanged || !looks_like_member(&value)) {
             found.add(IndicatorKind::Domain, value.to_ascii_lowercase());
@@ -332,7 +351,16 @@ pub fn extract_into(text: &str, out: &mut Vec<Indicator>) {
     }
     for caps in REGISTRY.captures_iter(text) {
         if let Some(m) = caps.get(1) {
-            found.add(IndicatorKind::RegistryKey, trim_tail(m.as_str()).to_string());
+            // Keys may hold spaces (`Windows Defender`); a space before a switch, a drive
+            // or a variable starts the next argument instead.
+            let key = match NEXT_ARG.find(m.as_str()) {
+                Some(a) => &m.as_str()[..a.start()],
+                None => m.as_str(),
+            };
+            found.add(
+                IndicatorKind::RegistryKey,
+                trim_tail(key.trim_end()).to_string(),
+            );
         }
     }
     *out = found.list;
@@ -341,7 +369,9 @@ pub fn extract_into(text: &str, out: &mut Vec<Indicator>) {
 /// `Foo.Bar` in PascalCase with a short TLD-like tail (`Process.Id`) reads as a member.
 fn looks_like_member(d: &str) -> bool {
     let labels: Vec<&str> = d.split('.').collect();
-    labels.len() == 2 && labels[1].len() <= 3 && labels[0].chars().next().is_some_and(|c| c.is_uppercase())
+    labels.len() == 2
+        && labels[1].len() <= 3
+        && labels[0].chars().next().is_some_and(|c| c.is_uppercase())
 }
 
 #[cfg(test)]
@@ -366,12 +396,18 @@ mod tests {
     #[test]
     fn dotnet_names_are_not_domains() {
         let found = kinds("New-Object System.Net.WebClient; [System.Text.Encoding]::UTF8");
-        assert!(found.iter().all(|(k, _)| *k != IndicatorKind::Domain), "{found:?}");
+        assert!(
+            found.iter().all(|(k, _)| *k != IndicatorKind::Domain),
+            "{found:?}"
+        );
     }
 
     #[test]
     fn defang_forms() {
-        assert_eq!(defang(IndicatorKind::Url, "http://evil.com/a"), "hxxp://evil[.]com/a");
+        assert_eq!(
+            defang(IndicatorKind::Url, "http://evil.com/a"),
+            "hxxp://evil[.]com/a"
+        );
         assert_eq!(defang(IndicatorKind::Ipv4, "1.2.3.4"), "1.2.3[.]4");
     }
 }

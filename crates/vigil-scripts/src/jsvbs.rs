@@ -19,14 +19,21 @@ static JS: LazyLock<Vec<(LayerKind, Regex)>> = LazyLock::new(|| {
     vec![
         (
             LayerKind::CharCodes,
-            re(r"String\.fromCharCode\s*\(\s*((?:0[xX][0-9a-fA-F]+|\d+)(?:\s*[-+*]\s*(?:0[xX][0-9a-fA-F]+|\d+))*(?:\s*,\s*(?:0[xX][0-9a-fA-F]+|\d+)(?:\s*[-+*]\s*(?:0[xX][0-9a-fA-F]+|\d+))*)*)\s*\)"),
+            re(
+                r"String\.fromCharCode\s*\(\s*((?:0[xX][0-9a-fA-F]+|\d+)(?:\s*[-+*]\s*(?:0[xX][0-9a-fA-F]+|\d+))*(?:\s*,\s*(?:0[xX][0-9a-fA-F]+|\d+)(?:\s*[-+*]\s*(?:0[xX][0-9a-fA-F]+|\d+))*)*)\s*\)",
+            ),
         ),
         (
             LayerKind::Unescape,
-            re(&format!(r"\b(?:unescape|decodeURIComponent|decodeURI)\s*\(\s*({s})\s*\)")),
+            re(&format!(
+                r"\b(?:unescape|decodeURIComponent|decodeURI)\s*\(\s*({s})\s*\)"
+            )),
         ),
         (LayerKind::Base64, re(&format!(r"\batob\s*\(\s*({s})\s*\)"))),
-        (LayerKind::Concatenation, re(&format!(r"({s})\s*\+\s*({s})"))),
+        (
+            LayerKind::Concatenation,
+            re(&format!(r"{s}(?:\s*\+\s*{s})+")),
+        ),
         (
             LayerKind::Reverse,
             re(&format!(
@@ -54,15 +61,42 @@ static JS: LazyLock<Vec<(LayerKind, Regex)>> = LazyLock::new(|| {
     ]
 });
 
+static JS_LIT: LazyLock<Regex> = LazyLock::new(|| re(JS_STR));
+static VBS_LIT: LazyLock<Regex> = LazyLock::new(|| re(VBS_STR));
+static JS_ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(
+        r"(?m)(?:\b(?:var|let|const)\s+)?\b([A-Za-z_$][\w$]*)\s*=\s*({JS_STR})\s*;?\s*$"
+    ))
+});
+static JS_EVAL_VAR: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"\b(?:eval|(?:new\s+)?Function)\s*\(\s*([A-Za-z_$][\w$]*)\s*\)(?:\s*\(\s*\))?")
+});
+static VBS_ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(
+        r"(?im)^\s*(?:Dim\s+\w+\s*:\s*)?(\w+)\s*=\s*({VBS_STR})\s*$"
+    ))
+});
+static VBS_EXEC_VAR: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?im)\b(?:Execute|ExecuteGlobal|Eval)\b[ \t]*\(?[ \t]*(\w+)[ \t]*\)?[ \t]*$")
+});
+
 static VBS: LazyLock<Vec<(LayerKind, Regex)>> = LazyLock::new(|| {
     let s = VBS_STR;
     vec![
         (
             LayerKind::CharCodes,
-            re(r"(?i)\bChr[WB]?\s*\(\s*((?:&[Hh][0-9a-fA-F]+|\d+)(?:\s*[-+*]\s*(?:&[Hh][0-9a-fA-F]+|\d+))*)\s*\)"),
+            re(
+                r"(?i)\bChr[WB]?\s*\(\s*((?:&[Hh][0-9a-fA-F]+|\d+)(?:\s*[-+*]\s*(?:&[Hh][0-9a-fA-F]+|\d+))*)\s*\)",
+            ),
         ),
-        (LayerKind::Concatenation, re(&format!(r"({s})\s*[&+]\s*({s})"))),
-        (LayerKind::Reverse, re(&format!(r"(?i)\bStrReverse\s*\(\s*({s})\s*\)"))),
+        (
+            LayerKind::Concatenation,
+            re(&format!(r"{s}(?:\s*[&+]\s*{s})+")),
+        ),
+        (
+            LayerKind::Reverse,
+            re(&format!(r"(?i)\bStrReverse\s*\(\s*({s})\s*\)")),
+        ),
         (
             LayerKind::Replace,
             re(&format!(
@@ -165,19 +199,28 @@ fn js_value(lit: &str) -> String {
     out
 }
 
-/// A JavaScript double-quoted literal for `s`.
+/// A JavaScript literal for `s`: single-quoted when that needs no escapes for the
+/// double quotes inside (easier to read, and command lines inside stay intact).
 fn js_quote(s: &str) -> String {
-    let mut out = String::from("\"");
+    let q = if s.contains('"') && !s.contains('\'') {
+        '\''
+    } else {
+        '"'
+    };
+    let mut out = String::from(q);
     for c in s.chars() {
         match c {
-            '"' => out.push_str("\\\""),
+            c if c == q => {
+                out.push('\\');
+                out.push(c);
+            }
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             c => out.push(c),
         }
     }
-    out.push('"');
+    out.push(q);
     out
 }
 
@@ -223,7 +266,9 @@ fn int_expr(s: &str) -> Option<u32> {
 }
 
 fn chars_from_codes(list: &str) -> Option<String> {
-    list.split(',').map(|n| int_expr(n).and_then(char::from_u32)).collect()
+    list.split(',')
+        .map(|n| int_expr(n).and_then(char::from_u32))
+        .collect()
 }
 
 /// Runs one family of rules once, all matches of the first rule that changes the text.
@@ -263,8 +308,60 @@ fn group<'c>(caps: &'c Captures<'_>, n: usize) -> &'c str {
     caps.get(n).map_or("", |m| m.as_str())
 }
 
+/// `x = "code"` then `eval(x)`: the variable's literal is what runs.
+fn eval_variable(
+    text: &str,
+    assign: &Regex,
+    call: &Regex,
+    value: fn(&str) -> String,
+    budget: &mut Budget,
+) -> Option<Step> {
+    if !budget.charge(text.len() * 2) {
+        return None;
+    }
+    let mut known = std::collections::HashMap::new();
+    for caps in assign.captures_iter(text) {
+        known.insert(group(&caps, 1).to_ascii_lowercase(), value(group(&caps, 2)));
+    }
+    if known.is_empty() {
+        return None;
+    }
+    let mut changed = 0;
+    let out = call.replace_all(text, |caps: &Captures<'_>| {
+        match known.get(&group(caps, 1).to_ascii_lowercase()) {
+            Some(code) => {
+                changed += 1;
+                code.clone()
+            }
+            None => group(caps, 0).to_string(),
+        }
+    });
+    (changed > 0 && out != text).then(|| {
+        Step::new(
+            LayerKind::Eval,
+            format!("{changed} variable(s) holding code passed to eval/Execute"),
+            out.into_owned(),
+        )
+    })
+}
+
 /// One JavaScript decoding step.
 pub fn javascript(text: &str, budget: &mut Budget) -> Option<Step> {
+    if let Some(step) = js_rules(text, budget) {
+        return Some(step);
+    }
+    eval_variable(text, &JS_ASSIGN, &JS_EVAL_VAR, js_value, budget)
+}
+
+/// One VBScript decoding step.
+pub fn vbscript(text: &str, budget: &mut Budget) -> Option<Step> {
+    if let Some(step) = vbs_rules(text, budget) {
+        return Some(step);
+    }
+    eval_variable(text, &VBS_ASSIGN, &VBS_EXEC_VAR, vbs_value, budget)
+}
+
+fn js_rules(text: &str, budget: &mut Budget) -> Option<Step> {
     run(text, &JS, budget, |kind, caps, budget| {
         let g = |n| group(caps, n);
         Some(match kind {
@@ -277,7 +374,15 @@ pub fn javascript(text: &str, budget: &mut Budget) -> Option<Step> {
                     return None;
                 }
             },
-            LayerKind::Concatenation => js_quote(&(js_value(g(1)) + &js_value(g(2)))),
+            LayerKind::Concatenation => {
+                let whole = g(0);
+                js_quote(
+                    &JS_LIT
+                        .find_iter(whole)
+                        .map(|m| js_value(m.as_str()))
+                        .collect::<String>(),
+                )
+            }
             LayerKind::Reverse => js_quote(&js_value(g(1)).chars().rev().collect::<String>()),
             LayerKind::Replace if caps.len() == 5 => {
                 let re = regex::RegexBuilder::new(g(2))
@@ -300,7 +405,12 @@ pub fn javascript(text: &str, budget: &mut Budget) -> Option<Step> {
                 if sep.is_empty() {
                     return None;
                 }
-                js_quote(&js_value(g(1)).split(sep.as_str()).collect::<Vec<_>>().join(&js_value(g(3))))
+                js_quote(
+                    &js_value(g(1))
+                        .split(sep.as_str())
+                        .collect::<Vec<_>>()
+                        .join(&js_value(g(3))),
+                )
             }
             LayerKind::Eval => js_value(g(1)),
             _ => return None,
@@ -308,13 +418,20 @@ pub fn javascript(text: &str, budget: &mut Budget) -> Option<Step> {
     })
 }
 
-/// One VBScript decoding step.
-pub fn vbscript(text: &str, budget: &mut Budget) -> Option<Step> {
+fn vbs_rules(text: &str, budget: &mut Budget) -> Option<Step> {
     run(text, &VBS, budget, |kind, caps, _| {
         let g = |n| group(caps, n);
         Some(match kind {
             LayerKind::CharCodes => vbs_quote(&char::from_u32(int_expr(g(1))?)?.to_string()),
-            LayerKind::Concatenation => vbs_quote(&(vbs_value(g(1)) + &vbs_value(g(2)))),
+            LayerKind::Concatenation => {
+                let whole = g(0);
+                vbs_quote(
+                    &VBS_LIT
+                        .find_iter(whole)
+                        .map(|m| vbs_value(m.as_str()))
+                        .collect::<String>(),
+                )
+            }
             LayerKind::Reverse => vbs_quote(&vbs_value(g(1)).chars().rev().collect::<String>()),
             LayerKind::Replace => {
                 let from = vbs_value(g(2));

@@ -22,11 +22,22 @@ static MARKS: LazyLock<Vec<Marks>> = LazyLock::new(|| {
             Language::PowerShell,
             &[
                 (r"(?i)\b(?:powershell|pwsh)(?:\.exe)?\b", 3),
-                (r"(?i)\b(?:invoke-expression|iex|new-object|invoke-webrequest|set-mppreference|start-process|invoke-command|get-wmiobject|write-host)\b", 4),
-                (r"(?i)\$(?:env:|psversiontable|executioncontext|shellid|pshome)", 4),
-                (r"(?i)\[(?:system\.)?(?:convert|text\.encoding|char|string|scriptblock|io\.[a-z.]+|reflection\.assembly|net\.[a-z.]+)(?:\[\])?\]", 5),
+                (
+                    r"(?i)\b(?:invoke-expression|iex|new-object|invoke-webrequest|set-mppreference|start-process|invoke-command|get-wmiobject|write-host)\b",
+                    4,
+                ),
+                (
+                    r"(?i)\$(?:env:|psversiontable|executioncontext|shellid|pshome)",
+                    4,
+                ),
+                (
+                    r"(?i)\[(?:system\.)?(?:convert|text\.encoding|char|string|scriptblock|io\.[a-z.]+|reflection\.assembly|net\.[a-z.]+)(?:\[\])?\]",
+                    5,
+                ),
                 (r"(?i)\s-(?:join|replace|split|bxor|f)\s", 3),
                 (r"\$[A-Za-z_][A-Za-z0-9_]*\s*=", 1),
+                (r"(?i)\$(?:null|true|false)\b", 2),
+                (r"(?i)\[ref\]|\.GetType\(|\.GetField\(", 3),
                 (r"(?i)\b[a-z]+-[a-z]+\s+-[a-z]+", 2),
             ],
         ),
@@ -34,12 +45,18 @@ static MARKS: LazyLock<Vec<Marks>> = LazyLock::new(|| {
             Language::Cmd,
             &[
                 (r"(?im)^\s*@?echo\s+off\b", 6),
-                (r"(?im)(?:^|&)\s*set\s+(?:/a\s+|/p\s+)?\x22?[A-Za-z_][\w]*=", 4),
+                (
+                    r"(?im)(?:^|&)\s*set\s+(?:/a\s+|/p\s+)?\x22?[A-Za-z_][\w]*=",
+                    4,
+                ),
                 (r"%[A-Za-z_][\w]*(?::~-?\d+(?:,-?\d+)?)?%", 3),
                 (r"(?i)\bcmd(?:\.exe)?\s+/[ckr]\b", 4),
                 (r"(?im)^\s*(?:goto|call|rem)\s", 3),
                 (r"[a-zA-Z]\^[a-zA-Z]", 2),
-                (r"(?i)\b(?:reg|schtasks|sc|vssadmin|bcdedit|wmic|net)(?:\.exe)?\s+/?(?:add|create|delete|config|user|localgroup|set|shadowcopy)\b", 2),
+                (
+                    r"(?i)\b(?:reg|schtasks|sc|vssadmin|bcdedit|wmic|net)(?:\.exe)?\s+/?(?:add|create|delete|config|user|localgroup|set|shadowcopy)\b",
+                    2,
+                ),
             ],
         ),
         m(
@@ -59,7 +76,10 @@ static MARKS: LazyLock<Vec<Marks>> = LazyLock::new(|| {
             &[
                 (r"(?im)^\s*Dim\s+\w", 5),
                 (r"(?i)\bCreateObject\s*\(", 3),
-                (r"(?im)^\s*(?:Sub|Function|End\s+(?:Sub|Function|If)|Set\s+\w+\s*=)", 4),
+                (
+                    r"(?im)^\s*(?:Sub|Function|End\s+(?:Sub|Function|If)|Set\s+\w+\s*=)",
+                    4,
+                ),
                 (r"(?i)\bChrW?\s*\(", 3),
                 (r#"(?i)"\s*&\s*(?:"|Chr)"#, 3),
                 (r"(?i)\b(?:Execute|ExecuteGlobal|StrReverse)\b", 4),
@@ -101,7 +121,11 @@ pub fn detect(text: &str) -> Language {
             best = (marks.lang, score);
         }
     }
-    if best.1 < 3 { Language::Unknown } else { best.0 }
+    if best.1 < 3 {
+        Language::Unknown
+    } else {
+        best.0
+    }
 }
 
 #[cfg(test)]
@@ -110,11 +134,23 @@ mod tests {
 
     #[test]
     fn each_language_is_recognised() {
-        assert_eq!(detect("powershell -nop -enc SQBFAFgA"), Language::PowerShell);
+        assert_eq!(
+            detect("powershell -nop -enc SQBFAFgA"),
+            Language::PowerShell
+        );
         assert_eq!(detect("@echo off\r\nset a=1\r\n%a%"), Language::Cmd);
-        assert_eq!(detect("var x = String.fromCharCode(65); eval(x);"), Language::JavaScript);
-        assert_eq!(detect("Dim s\r\ns = Chr(65) & \"b\"\r\nExecute s"), Language::VBScript);
-        assert_eq!(detect("#!/bin/bash\necho aGk= | base64 -d | sh"), Language::Bash);
+        assert_eq!(
+            detect("var x = String.fromCharCode(65); eval(x);"),
+            Language::JavaScript
+        );
+        assert_eq!(
+            detect("Dim s\r\ns = Chr(65) & \"b\"\r\nExecute s"),
+            Language::VBScript
+        );
+        assert_eq!(
+            detect("#!/bin/bash\necho aGk= | base64 -d | sh"),
+            Language::Bash
+        );
         assert_eq!(detect("hello there"), Language::Unknown);
     }
 }

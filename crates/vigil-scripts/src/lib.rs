@@ -146,7 +146,7 @@ impl Analyzer {
 fn obfuscation_behaviour(layers: &[Layer], input: &str) -> Option<Behaviour> {
     let kinds: Vec<&str> = layers
         .iter()
-        .filter(|l| l.kind.is_obfuscation())
+        .filter(|l| l.is_obfuscation())
         .map(|l| l.kind.name())
         .collect();
     if kinds.is_empty() {

@@ -28,7 +28,12 @@ fn fence(body: &str) -> String {
 pub fn render(a: &Analysis) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Script analysis\n");
-    let _ = writeln!(md, "**Verdict: {:?}** ({})\n", a.verdict.risk, a.language.name());
+    let _ = writeln!(
+        md,
+        "**Verdict: {:?}** ({})\n",
+        a.verdict.risk,
+        a.language.name()
+    );
     for r in &a.verdict.reasons {
         let _ = writeln!(md, "- {r}");
     }
@@ -37,13 +42,26 @@ pub fn render(a: &Analysis) -> String {
         let _ = writeln!(md, "{}. {}", n + 1, s.replace('\n', " "));
     }
     if !a.layers.is_empty() {
-        let _ = writeln!(md, "\n## Layers\n\n| # | kind | description | bytes |\n|---|---|---|---|");
+        let _ = writeln!(
+            md,
+            "\n## Layers\n\n| # | kind | description | bytes |\n|---|---|---|---|"
+        );
         for (n, l) in a.layers.iter().enumerate() {
-            let _ = writeln!(md, "| {} | {} | {} | {} |", n + 1, l.kind.name(), cell(&l.description), l.length);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} |",
+                n + 1,
+                l.kind.name(),
+                cell(&l.description),
+                l.length
+            );
         }
     }
     if !a.behaviours.is_empty() {
-        let _ = writeln!(md, "\n## Behaviours\n\n| technique | tactic | what | quoted |\n|---|---|---|---|");
+        let _ = writeln!(
+            md,
+            "\n## Behaviours\n\n| technique | tactic | what | quoted |\n|---|---|---|---|"
+        );
         for b in &a.behaviours {
             let _ = writeln!(
                 md,
@@ -57,10 +75,22 @@ pub fn render(a: &Analysis) -> String {
         }
     }
     if !a.indicators.is_empty() {
-        let _ = writeln!(md, "\n## Indicators\n\n| kind | value (defanged) | note |\n|---|---|---|");
+        let _ = writeln!(
+            md,
+            "\n## Indicators\n\n| kind | value (defanged) | note |\n|---|---|---|"
+        );
         for i in &a.indicators {
-            let note = i.benign.as_deref().map_or(String::new(), |b| format!("benign: {b}"));
-            let _ = writeln!(md, "| {} | `{}` | {} |", i.kind.name(), cell(&i.defanged).replace('`', "'"), note);
+            let note = i
+                .benign
+                .as_deref()
+                .map_or(String::new(), |b| format!("benign: {b}"));
+            let _ = writeln!(
+                md,
+                "| {} | `{}` | {} |",
+                i.kind.name(),
+                cell(&i.defanged).replace('`', "'"),
+                note
+            );
         }
     }
     if !a.hunting_queries.is_empty() {

@@ -92,7 +92,10 @@ impl LayerKind {
     pub fn is_obfuscation(self) -> bool {
         !matches!(
             self,
-            LayerKind::CommandWrapper | LayerKind::InvokeExpression | LayerKind::Eval
+            LayerKind::CommandWrapper
+                | LayerKind::InvokeExpression
+                | LayerKind::Eval
+                | LayerKind::CmdVariables
         )
     }
 }
@@ -112,6 +115,11 @@ pub struct Layer {
 }
 
 impl Layer {
+    /// Whether this step undid obfuscation (T1027), by its main or a folded transformation.
+    pub fn is_obfuscation(&self) -> bool {
+        self.kind.is_obfuscation() || self.also.iter().any(|k| k.is_obfuscation())
+    }
+
     /// Whether this step applied `kind`, as its main transformation or a folded one.
     pub fn applied(&self, kind: LayerKind) -> bool {
         self.kind == kind || self.also.contains(&kind)

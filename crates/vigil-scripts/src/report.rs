@@ -2,7 +2,9 @@
 //! steps in execution order and the verdict with its reasons.
 
 use crate::behaviours;
-use crate::model::{Behaviour, Indicator, IndicatorKind, Language, Layer, LayerKind, RiskLevel, Verdict};
+use crate::model::{
+    Behaviour, Indicator, IndicatorKind, Language, Layer, LayerKind, RiskLevel, Verdict,
+};
 
 fn layer_sentence(layer: &Layer) -> String {
     let what = match layer.kind {
@@ -10,7 +12,9 @@ fn layer_sentence(layer: &Layer) -> String {
             "PowerShell is started with -EncodedCommand: its argument is Base64 of UTF-16LE text, \
              decoded here"
         }
-        LayerKind::CommandWrapper => "the command is passed to a new shell (powershell -Command or cmd /c); the inner command is taken out",
+        LayerKind::CommandWrapper => {
+            "the command is passed to a new shell (powershell -Command or cmd /c); the inner command is taken out"
+        }
         LayerKind::Gzip => "a gzip-compressed payload is decompressed",
         LayerKind::Deflate => "a deflate-compressed payload is decompressed",
         LayerKind::Base64 => "a Base64 payload is decoded",
@@ -23,7 +27,9 @@ fn layer_sentence(layer: &Layer) -> String {
         LayerKind::Join => "pieces are joined into one string",
         LayerKind::Concatenation => "string fragments are concatenated",
         LayerKind::Substring => "characters are picked out of other strings",
-        LayerKind::InvokeExpression => "the rebuilt string is run as code (Invoke-Expression or equivalent)",
+        LayerKind::InvokeExpression => {
+            "the rebuilt string is run as code (Invoke-Expression or equivalent)"
+        }
         LayerKind::Backtick => "backtick escapes and random capitalisation are removed",
         LayerKind::Caret => "cmd caret escapes are removed",
         LayerKind::CmdVariables => "cmd variables set earlier are expanded",
@@ -69,7 +75,11 @@ pub fn steps(
     let mut out = Vec::new();
     out.push(format!("The input reads as {}.", language.name()));
     for (n, layer) in layers.iter().enumerate() {
-        out.push(format!("Layer {}: {}.", n + 1, capitalise(&layer_sentence(layer))));
+        out.push(format!(
+            "Layer {}: {}.",
+            n + 1,
+            capitalise(&layer_sentence(layer))
+        ));
     }
     // Behaviours seen in outer layers come first; inside the final text, by position.
     let last = layers.len();
@@ -87,7 +97,10 @@ pub fn steps(
     ordered.sort_by_key(|(layer, pos, _)| (*layer, *pos));
     let urls = destinations(indicators);
     for (_, _, b) in ordered {
-        let mut s = format!("{} ({} {}): `{}`", b.description, b.technique_id, b.technique_name, b.fragment);
+        let mut s = format!(
+            "{} ({} {}): `{}`",
+            b.description, b.technique_id, b.technique_name, b.fragment
+        );
         if b.id == "download" && !urls.is_empty() {
             s.push_str(&format!(" from {}", urls.join(", ")));
         }
@@ -113,33 +126,63 @@ pub fn verdict(layers: &[Layer], behaviours: &[Behaviour], indicators: &[Indicat
         }
         reasons.push(reason);
     };
-    let obfuscation = layers.iter().filter(|l| l.kind.is_obfuscation()).count();
+    let obfuscation = layers.iter().filter(|l| l.is_obfuscation()).count();
     let download = has(behaviours, "download");
     let executes = ["powershell-exec", "unix-shell", "script-host", "wmi-exec"]
         .iter()
         .any(|id| has(behaviours, id))
-        || layers.iter().any(|l| l.applied(LayerKind::InvokeExpression) || l.applied(LayerKind::Eval));
+        || layers
+            .iter()
+            .any(|l| l.applied(LayerKind::InvokeExpression) || l.applied(LayerKind::Eval));
     let evasion = ["amsi-bypass", "defender-off", "firewall-off", "log-clear"]
         .iter()
         .any(|id| has(behaviours, id));
     if has(behaviours, "lsass-dump") || has(behaviours, "sam-dump") {
-        raise(RiskLevel::Critical, "steals credentials (LSASS memory, Mimikatz or registry hives)".into(), &mut reasons);
+        raise(
+            RiskLevel::Critical,
+            "steals credentials (LSASS memory, Mimikatz or registry hives)".into(),
+            &mut reasons,
+        );
     }
     if has(behaviours, "shadow-delete") {
-        raise(RiskLevel::Critical, "deletes shadow copies or disables recovery, as ransomware does before encrypting".into(), &mut reasons);
+        raise(
+            RiskLevel::Critical,
+            "deletes shadow copies or disables recovery, as ransomware does before encrypting"
+                .into(),
+            &mut reasons,
+        );
     }
     if download && executes {
-        let level = if obfuscation >= 2 || evasion { RiskLevel::Critical } else { RiskLevel::High };
-        raise(level, "downloads code and runs it (a download cradle)".into(), &mut reasons);
+        let level = if obfuscation >= 2 || evasion {
+            RiskLevel::Critical
+        } else {
+            RiskLevel::High
+        };
+        raise(
+            level,
+            "downloads code and runs it (a download cradle)".into(),
+            &mut reasons,
+        );
     } else if download {
-        raise(RiskLevel::Medium, "downloads a file from the network".into(), &mut reasons);
+        raise(
+            RiskLevel::Medium,
+            "downloads a file from the network".into(),
+            &mut reasons,
+        );
     }
     if evasion {
-        raise(RiskLevel::High, "turns off security tooling (AMSI, Defender, firewall or logs)".into(), &mut reasons);
+        raise(
+            RiskLevel::High,
+            "turns off security tooling (AMSI, Defender, firewall or logs)".into(),
+            &mut reasons,
+        );
     }
     for (id, why) in [
         ("reflective-load", "loads code straight into memory"),
-        ("shellcode", "allocates executable memory and starts a thread in it"),
+        (
+            "shellcode",
+            "allocates executable memory and starts a thread in it",
+        ),
         ("psexec", "moves to other computers"),
         ("winrm", "moves to other computers"),
         ("wmi-exec", "starts processes through WMI"),
@@ -156,28 +199,68 @@ pub fn verdict(layers: &[Layer], behaviours: &[Behaviour], indicators: &[Indicat
         ("wmi-persistence", "persists through a WMI subscription"),
     ] {
         if has(behaviours, id) {
-            let level = if obfuscation > 0 { RiskLevel::High } else { RiskLevel::Medium };
+            let level = if obfuscation > 0 {
+                RiskLevel::High
+            } else {
+                RiskLevel::Medium
+            };
             raise(level, why.into(), &mut reasons);
         }
     }
     if obfuscation > 0 {
-        let level = if executes { RiskLevel::Medium } else { RiskLevel::Low };
-        raise(level, format!("hides its code under {obfuscation} layer(s) of encoding or obfuscation"), &mut reasons);
+        let level = if executes {
+            RiskLevel::Medium
+        } else {
+            RiskLevel::Low
+        };
+        raise(
+            level,
+            format!("hides its code under {obfuscation} layer(s) of encoding or obfuscation"),
+            &mut reasons,
+        );
     }
-    let discovery = behaviours.iter().filter(|b| b.tactic == "Discovery").count();
+    let discovery = behaviours
+        .iter()
+        .filter(|b| b.tactic == "Discovery")
+        .count();
     if discovery > 0 {
-        let level = if discovery >= 3 { RiskLevel::Medium } else { RiskLevel::Low };
-        raise(level, format!("gathers information about the system or domain ({discovery} kind(s))"), &mut reasons);
+        let level = if discovery >= 3 {
+            RiskLevel::Medium
+        } else {
+            RiskLevel::Low
+        };
+        raise(
+            level,
+            format!("gathers information about the system or domain ({discovery} kind(s))"),
+            &mut reasons,
+        );
     }
     let live = indicators
         .iter()
-        .filter(|i| i.benign.is_none() && matches!(i.kind, IndicatorKind::Url | IndicatorKind::Domain | IndicatorKind::Ipv4 | IndicatorKind::Ipv6))
+        .filter(|i| {
+            i.benign.is_none()
+                && matches!(
+                    i.kind,
+                    IndicatorKind::Url
+                        | IndicatorKind::Domain
+                        | IndicatorKind::Ipv4
+                        | IndicatorKind::Ipv6
+                )
+        })
         .count();
     if live > 0 {
-        raise(RiskLevel::Low, format!("names {live} network indicator(s) that are not known noise"), &mut reasons);
+        raise(
+            RiskLevel::Low,
+            format!("names {live} network indicator(s) that are not known noise"),
+            &mut reasons,
+        );
     }
     if executes && reasons.is_empty() {
-        raise(RiskLevel::Low, "runs a script interpreter".into(), &mut reasons);
+        raise(
+            RiskLevel::Low,
+            "runs a script interpreter".into(),
+            &mut reasons,
+        );
     }
     if reasons.is_empty() {
         reasons.push("nothing suspicious was recognised".into());

@@ -51,6 +51,11 @@ impl<'a> Eval<'a> {
         }
     }
 
+    /// Whether a top-level `,` builds an array (false inside a method's argument list).
+    pub fn allow_comma(&mut self, on: bool) {
+        self.comma_ok = on;
+    }
+
     pub fn tok(&self, i: usize) -> Option<&Tok> {
         self.toks.get(i).map(|t| &t.tok)
     }
@@ -154,9 +159,13 @@ impl<'a> Eval<'a> {
                 let (pat, j) = self.postfix(j)?;
                 let pat = pat.to_str()?.to_ascii_lowercase();
                 let pat = pat.trim_start_matches("variable:");
-                let name = ["MaximumDriveCount", "MaximumAliasCount", "MaximumFunctionCount"]
-                    .into_iter()
-                    .find(|n| wildcard(pat, &n.to_ascii_lowercase()))?;
+                let name = [
+                    "MaximumDriveCount",
+                    "MaximumAliasCount",
+                    "MaximumFunctionCount",
+                ]
+                .into_iter()
+                .find(|n| wildcard(pat, &n.to_ascii_lowercase()))?;
                 Some((Value::VarInfo(name.to_string()), j))
             }
             _ => None,
@@ -222,7 +231,7 @@ impl<'a> Eval<'a> {
                 let (v, k) = self.expr(j + 1)?;
                 (Value::Array(vec![v]), k)
             } else {
-                self.expr(j)?
+                self.pipeline(j)?
             };
             out.push(v);
             j = k;
@@ -313,7 +322,11 @@ impl<'a> Eval<'a> {
                 k += 1;
             }
             let (rhs, k) = self.multiplicative(k)?;
-            v = if plus { add(v, rhs)? } else { Value::Int(v.to_int()?.checked_sub(rhs.to_int()?)?) };
+            v = if plus {
+                add(v, rhs)?
+            } else {
+                Value::Int(v.to_int()?.checked_sub(rhs.to_int()?)?)
+            };
             if plus && v.is_text() {
                 self.ops.insert(LayerKind::Concatenation);
             }
@@ -501,12 +514,18 @@ impl<'a> Eval<'a> {
                     _ => return None,
                 };
                 let static_call = self.is_punct(j, "::");
+                // The lexer keeps `UTF8.GetString` as one word: walk its segments.
+                let mut segments: Vec<&str> = member.split('.').collect();
+                let last = segments.pop().unwrap_or_default().to_string();
+                for seg in segments {
+                    v = super::objects::property(self, &v, seg, static_call)?;
+                }
                 if self.is_punct(j + 2, "(") && self.adjacent(j + 2) {
                     let (args, k) = self.args(j + 2)?;
-                    v = super::objects::call(self, &v, &member, args, static_call)?;
+                    v = super::objects::call(self, &v, &last, args, static_call)?;
                     j = k;
                 } else {
-                    v = super::objects::property(self, &v, &member, static_call)?;
+                    v = super::objects::property(self, &v, &last, static_call)?;
                     j += 2;
                 }
             } else {
@@ -600,7 +619,8 @@ impl<'a> Eval<'a> {
     pub fn matching(&self, open: usize, o: &str, c: &str) -> Option<usize> {
         let mut depth = 0usize;
         for k in open..self.toks.len() {
-            if self.is_punct(k, o) || (o == "(" && (self.is_punct(k, "$(") || self.is_punct(k, "@(")))
+            if self.is_punct(k, o)
+                || (o == "(" && (self.is_punct(k, "$(") || self.is_punct(k, "@(")))
             {
                 depth += 1;
             } else if self.is_punct(k, c) {
@@ -686,7 +706,11 @@ pub fn regex_replace(v: &Value, pat: &str, rep: &str, insensitive: bool) -> Opti
         Value::Array(items) => {
             let out: Option<Vec<Value>> = items
                 .iter()
-                .map(|i| Some(Value::Str(re.replace_all(&i.to_str()?, rep.as_str()).into_owned())))
+                .map(|i| {
+                    Some(Value::Str(
+                        re.replace_all(&i.to_str()?, rep.as_str()).into_owned(),
+                    ))
+                })
                 .collect();
             Some(Value::Array(out?))
         }

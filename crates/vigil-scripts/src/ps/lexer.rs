@@ -340,13 +340,17 @@ impl<'a> Lexer<'a> {
 
     fn number(&mut self, start: usize) -> bool {
         let rest = &self.src[start..];
-        let (digits, radix, skip) = if rest.len() > 2 && (rest.starts_with("0x") || rest.starts_with("0X")) {
-            let d: String = rest[2..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
-            (d, 16, 2)
-        } else {
-            let d: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-            (d, 10, 0)
-        };
+        let (digits, radix, skip) =
+            if rest.len() > 2 && (rest.starts_with("0x") || rest.starts_with("0X")) {
+                let d: String = rest[2..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_hexdigit())
+                    .collect();
+                (d, 16, 2)
+            } else {
+                let d: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+                (d, 10, 0)
+            };
         let after = rest[skip + digits.len()..].chars().next();
         if digits.is_empty() || after.is_some_and(|c| c.is_alphanumeric() || c == '_') {
             return false;
@@ -372,11 +376,10 @@ impl<'a> Lexer<'a> {
                     }
                     _ => break,
                 }
-            } else if c == ':' && self.peek(1) == Some(':') {
-                break;
-            } else if c == '.' && self.peek(1) == Some('.') {
-                break;
-            } else if c == '.' && !value.is_empty() && !self.peek(1).is_some_and(is_word_char) {
+            } else if (c == ':' && self.peek(1) == Some(':'))
+                || (c == '.' && self.peek(1) == Some('.'))
+                || (c == '.' && !value.is_empty() && !self.peek(1).is_some_and(is_word_char))
+            {
                 break;
             } else if is_word_char(c) || (is_dash(c) && !value.is_empty()) {
                 value.push(c);
@@ -426,7 +429,9 @@ fn parse_expandable(body: &str, quoted: bool) -> Vec<Part> {
                 'v' => text.push('\u{b}'),
                 other => text.push(other),
             }
-        } else if quoted && is_double_quote(c) && chars.get(i + 1).is_some_and(|&n| is_double_quote(n))
+        } else if quoted
+            && is_double_quote(c)
+            && chars.get(i + 1).is_some_and(|&n| is_double_quote(n))
         {
             text.push('"');
             i += 2;
@@ -469,7 +474,8 @@ fn parse_expandable(body: &str, quoted: bool) -> Vec<Part> {
                 while i < chars.len()
                     && (chars[i].is_alphanumeric()
                         || chars[i] == '_'
-                        || (chars[i] == ':' && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric())))
+                        || (chars[i] == ':'
+                            && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric())))
                 {
                     name.push(chars[i].to_ascii_lowercase());
                     i += 1;

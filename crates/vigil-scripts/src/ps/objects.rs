@@ -32,8 +32,11 @@ pub fn cast(ev: &mut Eval<'_>, ty: &str, v: Value) -> Option<Value> {
         }
         "string" => Value::Str(v.to_str()?),
         "string[]" => {
-            let items: Option<Vec<Value>> =
-                v.items().iter().map(|x| x.to_str().map(Value::Str)).collect();
+            let items: Option<Vec<Value>> = v
+                .items()
+                .iter()
+                .map(|x| x.to_str().map(Value::Str))
+                .collect();
             Value::Array(items?)
         }
         "int" | "int32" | "int64" | "long" | "int16" | "uint32" | "uint16" => {
@@ -148,8 +151,9 @@ fn inflate(ev: &mut Eval<'_>, data: &[u8], kind: Compression) -> Option<Vec<u8>>
         ));
     }
     if let Some(err) = &out.error {
-        ev.budget
-            .warn(format!("compressed stream is damaged ({err}): kept what came out before"));
+        ev.budget.warn(format!(
+            "compressed stream is damaged ({err}): kept what came out before"
+        ));
         if out.bytes.is_empty() {
             return None;
         }
@@ -168,7 +172,9 @@ pub fn property(ev: &mut Eval<'_>, v: &Value, member: &str, _static: bool) -> Op
         (Value::VarInfo(n), "name") => Value::Str(n.clone()),
         (Value::Type(t), m) if t == "text.encoding" => Value::Encoding(Enc::by_name(m)?),
         (Value::Type(t), "invokecommand") if t == "executioncontext" => Value::InvokeCommand,
-        (Value::Type(t), m) if t.ends_with("compressionmode") => Value::Str(m.to_string()),
+        (Value::Type(t), "decompress") if t.ends_with("compressionmode") => {
+            Value::Str("Decompress".into())
+        }
         (Value::Type(t), "empty") if t == "string" => Value::Str(String::new()),
         (Value::Type(t), "newline") if t == "environment" => Value::Str("\r\n".into()),
         _ => return None,
@@ -206,7 +212,9 @@ pub fn call(
         (Value::Script(code), "invoke" | "invokereturnasis") => Value::Run(code.clone()),
         (Value::InvokeCommand, "invokescript") => Value::Run(arg_str(&args, 0)?),
         (Value::InvokeCommand, "newscriptblock") => Value::Script(arg_str(&args, 0)?),
-        (Value::Array(items), "tostring") => Value::Str(join(&Value::Array(items.clone()), " ")?.to_str()?),
+        (Value::Array(items), "tostring") => {
+            Value::Str(join(&Value::Array(items.clone()), " ")?.to_str()?)
+        }
         _ => return None,
     })
 }
@@ -222,7 +230,8 @@ fn static_call(ev: &mut Eval<'_>, ty: &str, method: &str, args: Vec<Value>) -> O
                     Value::Bytes(bytes)
                 }
                 Err(why) => {
-                    ev.budget.warn(format!("invalid Base64 in FromBase64String: {why}"));
+                    ev.budget
+                        .warn(format!("invalid Base64 in FromBase64String: {why}"));
                     return None;
                 }
             }
@@ -239,7 +248,10 @@ fn static_call(ev: &mut Eval<'_>, ty: &str, method: &str, args: Vec<Value>) -> O
             if radix == 16 {
                 ev.ops.insert(LayerKind::Hex);
             }
-            let digits = text.trim().trim_start_matches("0x").trim_start_matches("0X");
+            let digits = text
+                .trim()
+                .trim_start_matches("0x")
+                .trim_start_matches("0X");
             Value::Int(i64::from_str_radix(digits, radix).ok()?)
         }
         ("convert", "tochar") => {
@@ -280,8 +292,12 @@ fn static_call(ev: &mut Eval<'_>, ty: &str, method: &str, args: Vec<Value>) -> O
         ("regex", "matches") => {
             let text = arg_str(&args, 0)?;
             let pat = arg_str(&args, 1)?;
-            let rtl = arg_str(&args, 2).is_some_and(|o| o.to_ascii_lowercase().contains("righttoleft"));
-            let re = regex::RegexBuilder::new(&pat).size_limit(1 << 20).build().ok()?;
+            let rtl =
+                arg_str(&args, 2).is_some_and(|o| o.to_ascii_lowercase().contains("righttoleft"));
+            let re = regex::RegexBuilder::new(&pat)
+                .size_limit(1 << 20)
+                .build()
+                .ok()?;
             let mut found: Vec<Value> = re
                 .find_iter(&text)
                 .map(|m| Value::Str(m.as_str().to_string()))
@@ -301,7 +317,9 @@ fn static_call(ev: &mut Eval<'_>, ty: &str, method: &str, args: Vec<Value>) -> O
                 false,
             )?
         }
-        ("regex", "unescape") | ("uri", "unescapedatastring") | ("web.httputility", "urldecode") => {
+        ("regex", "unescape")
+        | ("uri", "unescapedatastring")
+        | ("web.httputility", "urldecode") => {
             ev.ops.insert(LayerKind::Unescape);
             Value::Str(crate::jsvbs::percent_decode(&arg_str(&args, 0)?))
         }
@@ -327,16 +345,29 @@ fn string_method(ev: &mut Eval<'_>, s: &str, method: &str, args: &[Value]) -> Op
         "tostring" | "normalize" | "clone" => Value::Str(s.to_string()),
         "trim" | "trimstart" | "trimend" => {
             let set: Vec<char> = match args.first() {
-                Some(a) => a.items().iter().filter_map(|x| x.to_str()).flat_map(|x| x.chars().collect::<Vec<_>>()).collect(),
+                Some(a) => a
+                    .items()
+                    .iter()
+                    .filter_map(|x| x.to_str())
+                    .flat_map(|x| x.chars().collect::<Vec<_>>())
+                    .collect(),
                 None => Vec::new(),
             };
-            let test = |c: char| if set.is_empty() { c.is_whitespace() } else { set.contains(&c) };
-            Value::Str(match method {
-                "trim" => s.trim_matches(test),
-                "trimstart" => s.trim_start_matches(test),
-                _ => s.trim_end_matches(test),
-            }
-            .to_string())
+            let test = |c: char| {
+                if set.is_empty() {
+                    c.is_whitespace()
+                } else {
+                    set.contains(&c)
+                }
+            };
+            Value::Str(
+                match method {
+                    "trim" => s.trim_matches(test),
+                    "trimstart" => s.trim_start_matches(test),
+                    _ => s.trim_end_matches(test),
+                }
+                .to_string(),
+            )
         }
         "substring" => {
             ev.ops.insert(LayerKind::Substring);
@@ -375,7 +406,12 @@ fn string_method(ev: &mut Eval<'_>, s: &str, method: &str, args: &[Value]) -> Op
         "tochararray" => Value::Array(s.chars().map(Value::Char).collect()),
         "split" => {
             let seps: Vec<char> = match args.first() {
-                Some(a) => a.items().iter().filter_map(|x| x.to_str()).flat_map(|x| x.chars().collect::<Vec<_>>()).collect(),
+                Some(a) => a
+                    .items()
+                    .iter()
+                    .filter_map(|x| x.to_str())
+                    .flat_map(|x| x.chars().collect::<Vec<_>>())
+                    .collect(),
                 None => vec![' '],
             };
             Value::Array(
@@ -389,7 +425,11 @@ fn string_method(ev: &mut Eval<'_>, s: &str, method: &str, args: &[Value]) -> Op
             let fill = args.get(1).and_then(Value::to_char).unwrap_or(' ');
             let n = width.saturating_sub(s.chars().count());
             let pad: String = std::iter::repeat_n(fill, n).collect();
-            Value::Str(if method == "padleft" { pad + s } else { s.to_string() + &pad })
+            Value::Str(if method == "padleft" {
+                pad + s
+            } else {
+                s.to_string() + &pad
+            })
         }
         _ => return None,
     })

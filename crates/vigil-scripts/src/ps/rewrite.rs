@@ -53,6 +53,8 @@ struct Walker<'s, 'b> {
     budget: &'b mut Budget,
     edits: Vec<Edit>,
     ops: BTreeSet<LayerKind>,
+    /// Open parentheses, innermost last: true for a method's or command's argument list.
+    parens: Vec<bool>,
 }
 
 /// Folds constants and unwraps `Invoke-Expression` in `src`; `None` when nothing changed.
@@ -71,6 +73,7 @@ pub fn rewrite(src: &str, budget: &mut Budget) -> Option<Rewritten> {
         budget,
         edits: Vec::new(),
         ops: BTreeSet::new(),
+        parens: Vec::new(),
     };
     w.walk();
     if w.edits.is_empty() {
@@ -84,7 +87,9 @@ pub fn rewrite(src: &str, budget: &mut Budget) -> Option<Rewritten> {
 
 impl Walker<'_, '_> {
     fn eval<T>(&mut self, f: impl FnOnce(&mut Eval<'_>) -> T) -> (T, BTreeSet<LayerKind>) {
+        let in_args = self.parens.last().copied().unwrap_or(false);
         let mut ev = Eval::new(&self.toks, self.src, &self.env, self.budget);
+        ev.allow_comma(!in_args);
         let r = f(&mut ev);
         (r, ev.ops)
     }
@@ -105,6 +110,9 @@ impl Walker<'_, '_> {
 
     /// Whether tokens `from..to` already are the literal `v` stands for.
     fn trivial(&self, from: usize, to: usize, v: &Value) -> bool {
+        if to >= from + 3 && self.is_punct(from, "(") && self.is_punct(to - 1, ")") {
+            return self.trivial(from + 1, to - 1, v);
+        }
         if to != from + 1 {
             return false;
         }
@@ -156,9 +164,26 @@ impl Walker<'_, '_> {
                     i += 1;
                     continue;
                 }
+                // `a && b` (PowerShell 7, or a cmd line around PowerShell) chains statements.
+                Some(Tok::Punct("&")) if self.is_punct(i + 1, "&") => {
+                    at_start = true;
+                    i += 2;
+                    continue;
+                }
+                Some(Tok::Punct(")")) => {
+                    self.parens.pop();
+                    i += 1;
+                    continue;
+                }
                 _ => self.step(i, at_start, depth),
             };
-            at_start = false;
+            let opens = matches!(self.tok(i), Some(Tok::Punct("(" | "$(" | "@(")));
+            at_start = opens;
+            if opens && next <= i + 1 {
+                let args = self.adjacent(i)
+                    && matches!(self.tok(i - 1), Some(Tok::Word(_) | Tok::Punct(")" | "]")));
+                self.parens.push(args);
+            }
             i = next.max(i + 1);
         }
     }
@@ -272,7 +297,9 @@ impl Walker<'_, '_> {
         let callee_end = match self.tok(i)? {
             Tok::Word(w) if is_iex_name(w) => i + 1,
             Tok::Punct("&") => self.callee(i + 1)?,
-            Tok::Punct(".") if at_start || !self.adjacent(i) => self.callee(i + 1)?,
+            Tok::Punct(".") if at_start || !self.adjacent(i) || !self.member_before(i) => {
+                self.callee(i + 1)?
+            }
             _ => return None,
         };
         let mut arg = callee_end;
@@ -281,10 +308,16 @@ impl Walker<'_, '_> {
         {
             arg += 1;
         }
-        if matches!(self.tok(arg), None | Some(Tok::Newline | Tok::Punct(";" | "}" | ")"))) {
+        if matches!(
+            self.tok(arg),
+            None | Some(Tok::Newline | Tok::Punct(";" | "}" | ")"))
+        ) {
             return None;
         }
-        let (r, mut ops) = self.eval(|ev| ev.expr(arg));
+        let (r, mut ops) = self.eval(|ev| {
+            ev.allow_comma(false);
+            ev.expr(arg)
+        });
         let (v, end) = r?;
         let code = match v {
             Value::Script(code) | Value::Run(code) => code,
@@ -294,6 +327,17 @@ impl Walker<'_, '_> {
         ops.insert(LayerKind::InvokeExpression);
         self.push(i, end, code, ops);
         Some(end)
+    }
+
+    /// Whether the token before `i` is something a `.` would access a member of.
+    fn member_before(&self, i: usize) -> bool {
+        i > 0
+            && matches!(
+                self.tok(i - 1),
+                Some(
+                    Tok::Word(_) | Tok::Var(_) | Tok::Str(_) | Tok::DStr(_) | Tok::Punct(")" | "]")
+                )
+            )
     }
 
     fn adjacent(&self, i: usize) -> bool {
@@ -323,12 +367,32 @@ impl Walker<'_, '_> {
         if !self.can_start(i) {
             return i + 1;
         }
+        // `.Method(...)` and `Command(...)`: arguments are folded one by one, not the list.
+        if self.is_punct(i, "(")
+            && self.adjacent(i)
+            && matches!(self.tok(i - 1), Some(Tok::Word(_) | Tok::Punct(")" | "]")))
+        {
+            return i + 1;
+        }
         if let Some(Tok::Var(_)) = self.tok(i)
             && (self.is_punct(i + 1, "=") || self.is_punct(i + 1, "+="))
         {
             return i + 1;
         }
-        let (r, mut ops) = self.eval(|ev| ev.pipeline(i));
+        let (mut r, mut ops) = self.eval(|ev| ev.pipeline(i));
+        if matches!(r, Some((Value::Array(_), _))) {
+            // `f 'a'+'b', 0`: a list of arguments; the first one may still fold.
+            let (single, single_ops) = self.eval(|ev| {
+                ev.allow_comma(false);
+                ev.pipeline(i)
+            });
+            if single
+                .as_ref()
+                .is_some_and(|(v, _)| v.is_text() || matches!(v, Value::Run(_)))
+            {
+                (r, ops) = (single, single_ops);
+            }
+        }
         let Some((v, end)) = r else {
             return i + 1;
         };

@@ -45,7 +45,10 @@ impl Enc {
         match self {
             Enc::Unicode => text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect(),
             Enc::BigEndianUnicode => text.encode_utf16().flat_map(|u| u.to_be_bytes()).collect(),
-            Enc::Utf32 => text.chars().flat_map(|c| (c as u32).to_le_bytes()).collect(),
+            Enc::Utf32 => text
+                .chars()
+                .flat_map(|c| (c as u32).to_le_bytes())
+                .collect(),
             Enc::Ascii | Enc::Latin1 => text
                 .chars()
                 .map(|c| if (c as u32) < 256 { c as u8 } else { b'?' })
@@ -61,9 +64,7 @@ impl Enc {
             "utf8" | "utf-8" | "65001" => Enc::Utf8,
             "ascii" | "us-ascii" | "20127" => Enc::Ascii,
             "utf32" | "utf-32" | "12000" => Enc::Utf32,
-            "default" | "latin1" | "iso-8859-1" | "28591" | "1252" | "windows-1252" => {
-                Enc::Latin1
-            }
+            "default" | "latin1" | "iso-8859-1" | "28591" | "1252" | "windows-1252" => Enc::Latin1,
             _ => return None,
         })
     }
@@ -213,7 +214,12 @@ pub fn format(template: &str, args: &[Value]) -> Option<String> {
                     }
                     spec.push(n);
                 }
-                let index = spec.split([',', ':']).next()?.trim().parse::<usize>().ok()?;
+                let index = spec
+                    .split([',', ':'])
+                    .next()?
+                    .trim()
+                    .parse::<usize>()
+                    .ok()?;
                 out.push_str(&args.get(index)?.to_str()?);
             }
             other => out.push(other),
