@@ -78,7 +78,9 @@ pub fn generate(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
     for dev in ctx.org.workstations() {
         let host = Host::of(ctx, dev);
         background(ctx, &host, sink)?;
-        let Some(owner) = dev.primary_user else {
+        // The privileged access workstation is only used with admin accounts, which
+        // the scenarios write.
+        let Some(owner) = dev.primary_user.filter(|_| dev.role == crate::org::Role::Workstation) else {
             continue;
         };
         let user = &ctx.org.users[owner];

@@ -15,6 +15,7 @@ mod sites;
 
 pub use email::{Mail, click, mail_rows};
 pub use identity::{APPS, Client, Outcome, Place, audit_row, signin, workstation_client};
+pub use inventory::CONFLUENCE;
 pub use security::{SecurityFields, security_event};
 pub use sites::public_ip;
 

@@ -4,7 +4,12 @@
 //! last time, the tables and the steps, so that the ground truth is made from the rows
 //! themselves rather than written separately.
 
+mod benign;
+mod exposed;
+mod kerberoast;
 mod phishing;
+mod spray;
+mod usb;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -104,6 +109,12 @@ pub fn incident(devices: &[&str], users: &[&str], tactics: &[&str], severity: &s
 pub fn inject(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<GroundTruth, Error> {
     let mut scenarios = Vec::new();
     scenarios.extend(phishing::inject(ctx, sink)?);
+    scenarios.extend(usb::inject(ctx, sink)?);
+    scenarios.extend(spray::inject(ctx, sink)?);
+    scenarios.extend(kerberoast::inject(ctx, sink)?);
+    scenarios.extend(exposed::inject(ctx, sink)?);
+    scenarios.extend(benign::admin_psexec(ctx, sink)?);
+    scenarios.extend(benign::nightly_backup(ctx, sink)?);
     let org = ctx.org;
     let mut conventions = BTreeMap::new();
     conventions.insert(
