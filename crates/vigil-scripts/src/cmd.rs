@@ -186,14 +186,14 @@ fn parse_set(seg: &str) -> Option<(String, String)> {
         .unwrap_or(0);
     let t = seg[from..].trim_start();
     let t = t.strip_prefix("@").unwrap_or(t);
-    if t.len() < 4 || !t[..4].eq_ignore_ascii_case("set ") {
+    if !t.get(..4).is_some_and(|w| w.eq_ignore_ascii_case("set ")) {
         return None;
     }
     let mut body = t[4..].trim_start();
-    if body.len() >= 3 && body[..3].eq_ignore_ascii_case("/a ") {
+    if body.get(..3).is_some_and(|w| w.eq_ignore_ascii_case("/a ")) {
         return None;
     }
-    if body.len() >= 3 && body[..3].eq_ignore_ascii_case("/p ") {
+    if body.get(..3).is_some_and(|w| w.eq_ignore_ascii_case("/p ")) {
         body = body[3..].trim_start();
     }
     let body = match body.strip_prefix('"') {
