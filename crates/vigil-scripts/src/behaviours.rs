@@ -59,18 +59,27 @@ pub static RULES: &[Rule] = &[
         ]
     ),
     rule!(
-        "powershell-exec",
-        "Runs PowerShell code built from a string or fetched at run time",
+        "powershell-start",
+        "Starts PowerShell",
         "T1059.001",
         "Command and Scripting Interpreter: PowerShell",
         "Execution",
-        r"(?i)\b(?:Invoke-Expression|iex)\b|\[ScriptBlock\]::Create|\.InvokeScript\s*\(|\b(?:powershell|pwsh)(?:\.exe)?\b",
+        r"(?i)\b(?:powershell|pwsh)(?:\.exe)?\b",
+        PROC,
+        ["powershell.exe", "pwsh.exe"]
+    ),
+    rule!(
+        "powershell-exec",
+        "Runs a string as PowerShell code (Invoke-Expression or equivalent)",
+        "T1059.001",
+        "Command and Scripting Interpreter: PowerShell",
+        "Execution",
+        r"(?i)\b(?:Invoke-Expression|iex)\b|\[ScriptBlock\]::Create|\.InvokeScript\s*\(",
         PROC,
         [
             "Invoke-Expression",
             "iex",
-            "-EncodedCommand",
-            "-enc",
+            "ScriptBlock",
             "FromBase64String"
         ]
     ),
@@ -430,6 +439,26 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id == id)
 }
 
+/// A quote fit for a report: long unbroken runs (Base64, hex) are cut to their start.
+pub fn shorten(quote: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut len = 0;
+    for word in quote.split(' ') {
+        let w = if word.chars().count() > 64 {
+            format!("{}…", word.chars().take(40).collect::<String>())
+        } else {
+            word.to_string()
+        };
+        len += w.len() + 1;
+        out.push(w);
+        if len > 240 {
+            out.push("…".into());
+            break;
+        }
+    }
+    out.join(" ")
+}
+
 /// The matched text with the rest of its statement (line, or up to `;`), trimmed to a
 /// readable quote.
 fn quote_line(text: &str, start: usize, end: usize) -> String {
@@ -476,7 +505,7 @@ pub fn find(stages: &[String]) -> Vec<Behaviour> {
                     technique_id: rule.technique_id.to_string(),
                     technique_name: rule.technique_name.to_string(),
                     tactic: rule.tactic.to_string(),
-                    fragment: quote_line(text, m.start(), m.end()),
+                    fragment: shorten(&quote_line(text, m.start(), m.end())),
                     layer,
                 });
             }

@@ -125,7 +125,13 @@ impl Analyzer {
             behaviours.push(b);
         }
         let final_text = decoded.stages.last().cloned().unwrap_or_default();
-        let steps = report::steps(language, &decoded.layers, &behaviours, &found, &final_text);
+        let steps = report::steps(
+            language,
+            &decoded.layers,
+            &behaviours,
+            &found,
+            &decoded.stages,
+        );
         let verdict = report::verdict(&decoded.layers, &behaviours, &found);
         let hunting_queries = hunt::queries(&found, &behaviours);
         Analysis {
@@ -159,7 +165,7 @@ fn obfuscation_behaviour(layers: &[Layer], input: &str) -> Option<Behaviour> {
         technique_id: "T1027".into(),
         technique_name: "Obfuscated Files or Information".into(),
         tactic: "Defense Evasion".into(),
-        fragment: codec::excerpt(first.trim(), 160),
+        fragment: behaviours::shorten(first.trim()),
         layer: 0,
     })
 }

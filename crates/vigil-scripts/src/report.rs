@@ -63,48 +63,44 @@ fn destinations(indicators: &[Indicator]) -> Vec<&str> {
         .collect()
 }
 
-/// The plain-language account of the script, outermost layer first, then what the
-/// decoded code does in the order it does it.
+/// The plain-language account of the script in the order it runs: what each stage does
+/// (in the order its text says it), then how the next stage comes out of it.
+/// `stages[0]` is the input, `stages[k]` the text after layer `k`.
 pub fn steps(
     language: Language,
     layers: &[Layer],
     behaviours: &[Behaviour],
     indicators: &[Indicator],
-    decoded: &str,
+    stages: &[String],
 ) -> Vec<String> {
     let mut out = Vec::new();
     out.push(format!("The input reads as {}.", language.name()));
-    for (n, layer) in layers.iter().enumerate() {
-        out.push(format!(
-            "Layer {}: {}.",
-            n + 1,
-            capitalise(&layer_sentence(layer))
-        ));
-    }
-    // Behaviours seen in outer layers come first; inside the final text, by position.
-    let last = layers.len();
-    let mut ordered: Vec<(usize, usize, &Behaviour)> = behaviours
-        .iter()
-        .map(|b| {
-            let pos = if b.layer < last {
-                0
-            } else {
-                behaviours::position(&b.id, decoded).unwrap_or(usize::MAX)
-            };
-            (b.layer, pos, b)
-        })
-        .collect();
-    ordered.sort_by_key(|(layer, pos, _)| (*layer, *pos));
     let urls = destinations(indicators);
-    for (_, _, b) in ordered {
-        let mut s = format!(
-            "{} ({} {}): `{}`",
-            b.description, b.technique_id, b.technique_name, b.fragment
-        );
-        if b.id == "download" && !urls.is_empty() {
-            s.push_str(&format!(" from {}", urls.join(", ")));
+    for stage in 0..=layers.len() {
+        let text = stages.get(stage).map_or("", String::as_str);
+        let mut here: Vec<(usize, &Behaviour)> = behaviours
+            .iter()
+            .filter(|b| b.layer == stage && b.id != "obfuscation")
+            .map(|b| (behaviours::position(&b.id, text).unwrap_or(usize::MAX), b))
+            .collect();
+        here.sort_by_key(|(pos, _)| *pos);
+        for (_, b) in here {
+            let mut s = format!(
+                "{} ({} {}): `{}`",
+                b.description, b.technique_id, b.technique_name, b.fragment
+            );
+            if b.id == "download" && !urls.is_empty() {
+                s.push_str(&format!(" from {}", urls.join(", ")));
+            }
+            out.push(s);
         }
-        out.push(s);
+        if let Some(layer) = layers.get(stage) {
+            out.push(format!(
+                "Layer {}: {}.",
+                stage + 1,
+                capitalise(&layer_sentence(layer))
+            ));
+        }
     }
     if behaviours.is_empty() {
         out.push("No known malicious behaviour was recognised in the decoded text.".into());
@@ -128,9 +124,15 @@ pub fn verdict(layers: &[Layer], behaviours: &[Behaviour], indicators: &[Indicat
     };
     let obfuscation = layers.iter().filter(|l| l.is_obfuscation()).count();
     let download = has(behaviours, "download");
-    let executes = ["powershell-exec", "unix-shell", "script-host", "wmi-exec"]
-        .iter()
-        .any(|id| has(behaviours, id))
+    let executes = [
+        "powershell-exec",
+        "powershell-start",
+        "unix-shell",
+        "script-host",
+        "wmi-exec",
+    ]
+    .iter()
+    .any(|id| has(behaviours, id))
         || layers
             .iter()
             .any(|l| l.applied(LayerKind::InvokeExpression) || l.applied(LayerKind::Eval));
