@@ -209,6 +209,9 @@ fn parse_set(seg: &str) -> Option<(String, String)> {
 }
 
 /// Expands variables segment by segment, recording each `set` on the way.
+///
+/// Limitation: `set /a` arithmetic, `for /f` loops and `call :label` subroutines are not
+/// followed; variables they set keep their `%NAME%` form in the result.
 pub fn variables(text: &str, budget: &mut Budget) -> Option<Step> {
     budget.charge(text.len() * 2);
     if !text.contains('%') && !text.contains('!') {

@@ -271,6 +271,10 @@ fn chars_from_codes(list: &str) -> Option<String> {
         .collect()
 }
 
+// Limitation: JavaScript and VBScript are read with patterns over string literals, not
+// parsed. Literals reached through variables are followed only for `x = "..."` then
+// `eval(x)`/`Execute x`; decoders written as functions stay encoded in the result.
+
 /// Runs one family of rules once, all matches of the first rule that changes the text.
 fn run(
     text: &str,

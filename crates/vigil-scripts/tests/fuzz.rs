@@ -286,6 +286,22 @@ fn deep_nesting_ends_with_a_partial_result() {
 }
 
 #[test]
+fn long_concatenation_with_an_unknown_tail_is_linear() {
+    // 5,000 pieces then a variable the engine cannot know: the known head folds in one
+    // pass instead of being re-read from every piece.
+    let script = format!("$y = {}+$x", vec!["'a'"; 5000].join("+"));
+    let t = Instant::now();
+    let a = analyzer().analyze(&script);
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+    assert!(a.decoded.contains(&format!("'{}'+$x", "a".repeat(5000))));
+}
+
+#[test]
 fn huge_input_is_cut_with_a_warning() {
     let big = "Write-Host 'x'; ".repeat(400_000);
     let t = Instant::now();

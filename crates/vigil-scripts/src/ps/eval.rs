@@ -28,6 +28,9 @@ pub struct Eval<'a> {
     pub locals: Vec<(String, Value)>,
     depth: usize,
     comma_ok: bool,
+    /// A `+` chain may stop before an unknown operand and keep what it has (`'a'+'b'+$x`
+    /// folds to `'ab'+$x`). Only the rewriter asks for this, and checks what follows.
+    partial_ok: bool,
 }
 
 pub type Res = Option<(Value, usize)>;
@@ -48,7 +51,13 @@ impl<'a> Eval<'a> {
             locals: Vec::new(),
             depth: 0,
             comma_ok: true,
+            partial_ok: false,
         }
+    }
+
+    /// Lets a `+` chain end early at an unknown operand.
+    pub fn allow_partial(&mut self, on: bool) {
+        self.partial_ok = on;
     }
 
     /// Whether a top-level `,` builds an array (false inside a method's argument list).
@@ -321,7 +330,9 @@ impl<'a> Eval<'a> {
             while matches!(self.tok(k), Some(Tok::Newline)) {
                 k += 1;
             }
-            let (rhs, k) = self.multiplicative(k)?;
+            let Some((rhs, k)) = self.multiplicative(k) else {
+                return (self.partial_ok && self.depth <= 3 && v.is_text()).then_some((v, j));
+            };
             v = if plus {
                 add(v, rhs)?
             } else {

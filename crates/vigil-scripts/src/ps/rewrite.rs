@@ -90,6 +90,7 @@ impl Walker<'_, '_> {
         let in_args = self.parens.last().copied().unwrap_or(false);
         let mut ev = Eval::new(&self.toks, self.src, &self.env, self.budget);
         ev.allow_comma(!in_args);
+        ev.allow_partial(true);
         let r = f(&mut ev);
         (r, ev.ops)
     }
@@ -217,6 +218,15 @@ impl Walker<'_, '_> {
             self.forget(&name);
             return Some(self.expression(rhs));
         };
+        if !self.ends_statement(end) {
+            // Only a prefix is known (`$a = 'x' + $unknown`): fold it, forget the variable.
+            self.forget(&name);
+            if v.is_text() && !self.trivial(rhs, end, &v) {
+                let text = quote(&v.to_str().unwrap_or_default());
+                self.push(rhs, end, text, ops);
+            }
+            return Some(end);
+        }
         if append {
             let Some(old) = self.env.get(&name).map(|k| k.value.clone()) else {
                 self.forget(&name);
@@ -255,9 +265,22 @@ impl Walker<'_, '_> {
         Some(end)
     }
 
+    // Limitation: values flow only through straight-line assignments at the top level.
+    // A variable assigned inside a loop, a function or a script block is treated as
+    // unknown from then on, and functions are not inlined, so a decoder written as a
+    // PowerShell function is shown, not run; the analyst sees that layer still encoded.
     fn forget(&mut self, name: &str) {
         self.env.remove(name);
         self.unstable.insert(name.to_string());
+    }
+
+    /// Whether the statement is over at token `k` (so a value computed up to `k` is the
+    /// whole right-hand side or argument, not a prefix of it).
+    fn ends_statement(&self, k: usize) -> bool {
+        matches!(
+            self.tok(k),
+            None | Some(Tok::Newline | Tok::Punct(";" | "|" | ")" | "}" | "&"))
+        )
     }
 
     /// `[Array]::Reverse($x)` reverses a known variable in place.
@@ -319,6 +342,10 @@ impl Walker<'_, '_> {
             ev.expr(arg)
         });
         let (v, end) = r?;
+        // `.Run(iex '...', 0)`: code inside another language's call ends at its comma.
+        if !self.ends_statement(end) && !self.is_punct(end, ",") {
+            return None;
+        }
         let code = match v {
             Value::Script(code) | Value::Run(code) => code,
             other if other.is_text() => other.to_str()?,
