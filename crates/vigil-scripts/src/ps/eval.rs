@@ -124,31 +124,35 @@ impl<'a> Eval<'a> {
                 Some(Tok::Punct("%")) => "%".to_string(),
                 _ => return Some((v, j)),
             };
-            if !matches!(name.as_str(), "%" | "foreach-object" | "foreach") {
+            let filter = matches!(name.as_str(), "?" | "where" | "where-object");
+            if !filter && !matches!(name.as_str(), "%" | "foreach-object" | "foreach") {
                 return Some((v, j));
             }
             if !self.is_punct(j + 2, "{") {
                 return None;
             }
             let body = j + 3;
+            let close = self.matching(j + 2, "{", "}")?;
             let mut mapped = Vec::new();
-            let mut end = None;
             for item in v.items() {
                 if !self.budget.charge(16) {
                     return None;
                 }
-                self.locals.push(("_".to_string(), item));
+                self.locals.push(("_".to_string(), item.clone()));
                 let r = self.pipeline(body);
                 self.locals.pop();
                 let (value, k) = r?;
-                if !self.is_punct(k, "}") {
+                if k != close {
                     return None;
                 }
-                end = Some(k + 1);
-                mapped.push(value);
+                if !filter {
+                    mapped.push(value);
+                } else if truthy(&value) {
+                    mapped.push(item);
+                }
             }
             v = Value::Array(mapped);
-            j = end?;
+            j = close + 1;
         }
         Some((v, j))
     }
@@ -661,6 +665,18 @@ impl<'a> Eval<'a> {
     }
 }
 
+/// PowerShell's idea of true: non-empty strings and arrays, non-zero numbers.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Str(s) => !s.is_empty(),
+        Value::Int(n) => *n != 0,
+        Value::Array(a) => !a.is_empty(),
+        Value::Bytes(b) => !b.is_empty(),
+        Value::Null => false,
+        _ => true,
+    }
+}
+
 fn wildcard(pattern: &str, name: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     let mut rest = name;
@@ -701,9 +717,22 @@ fn split(v: &Value, pat: &Value, insensitive: bool) -> Option<Value> {
         .size_limit(1 << 20)
         .build()
         .ok()?;
-    Some(Value::Array(
-        re.split(&text).map(|s| Value::Str(s.to_string())).collect(),
-    ))
+    // .NET keeps what capture groups matched between the pieces (`-split '(..)'`).
+    let mut out = Vec::new();
+    let mut at = 0;
+    for caps in re.captures_iter(&text) {
+        let Some(m) = caps.get(0) else { continue };
+        out.push(Value::Str(text[at..m.start()].to_string()));
+        for g in caps.iter().skip(1).flatten() {
+            out.push(Value::Str(g.as_str().to_string()));
+        }
+        at = m.end();
+        if out.len() > 1_000_000 {
+            return None;
+        }
+    }
+    out.push(Value::Str(text[at..].to_string()));
+    Some(Value::Array(out))
 }
 
 pub fn regex_replace(v: &Value, pat: &str, rep: &str, insensitive: bool) -> Option<Value> {
