@@ -16,7 +16,8 @@ pub struct Rule {
     pub technique_name: &'static str,
     pub tactic: &'static str,
     pattern: &'static str,
-    /// Table and terms for a hunting query that finds the same behaviour elsewhere.
+    /// Table and terms for a hunting query that finds the same behaviour elsewhere; no
+    /// terms when the behaviour alone (starting PowerShell or cmd) is too common to hunt.
     pub hunt_table: &'static str,
     pub hunt_terms: &'static [&'static str],
 }
@@ -66,7 +67,7 @@ pub static RULES: &[Rule] = &[
         "Execution",
         r"(?i)\b(?:powershell|pwsh)(?:\.exe)?\b",
         PROC,
-        ["powershell.exe", "pwsh.exe"]
+        []
     ),
     rule!(
         "powershell-exec",
@@ -111,7 +112,7 @@ pub static RULES: &[Rule] = &[
         "Execution",
         r"(?i)\bcmd(?:\.exe)?[\x22']?\s+(?:/[a-z](?::\w+)?\s+)*/[ckr]\b",
         PROC,
-        ["cmd.exe /c", "cmd /c"]
+        []
     ),
     rule!(
         "script-host",
@@ -168,6 +169,20 @@ pub static RULES: &[Rule] = &[
         r"(?i)netsh(?:\.exe)?\s+(?:advfirewall\s+set\s+\w+\s+state\s+off|firewall\s+set\s+opmode\s+disable|advfirewall\s+firewall\s+add\s+rule)|Set-NetFirewallProfile\s+[^\r\n]*-Enabled\s+(?:False|0)",
         PROC,
         ["advfirewall", "Set-NetFirewallProfile"]
+    ),
+    rule!(
+        "logging-off",
+        "Turns off PowerShell script block or module logging",
+        "T1562.002",
+        "Impair Defenses: Disable Windows Event Logging",
+        "Defense Evasion",
+        r"(?i)EnableScriptBlock(?:Invocation)?Logging|ScriptBlockLogging|cachedGroupPolicySettings|EnableModuleLogging|etwProvider|\bauditpol(?:\.exe)?\s+/(?:set|clear)\b",
+        PROC,
+        [
+            "ScriptBlockLogging",
+            "cachedGroupPolicySettings",
+            "auditpol"
+        ]
     ),
     rule!(
         "log-clear",

@@ -136,9 +136,15 @@ pub fn verdict(layers: &[Layer], behaviours: &[Behaviour], indicators: &[Indicat
         || layers
             .iter()
             .any(|l| l.applied(LayerKind::InvokeExpression) || l.applied(LayerKind::Eval));
-    let evasion = ["amsi-bypass", "defender-off", "firewall-off", "log-clear"]
-        .iter()
-        .any(|id| has(behaviours, id));
+    let evasion = [
+        "amsi-bypass",
+        "defender-off",
+        "firewall-off",
+        "log-clear",
+        "logging-off",
+    ]
+    .iter()
+    .any(|id| has(behaviours, id));
     if has(behaviours, "lsass-dump") || has(behaviours, "sam-dump") {
         raise(
             RiskLevel::Critical,
