@@ -1,7 +1,7 @@
 //! Analyses a script from a file or standard input and prints the report:
 //! `cargo run -p vigil-scripts --example analyze -- [FILE|-] [--json]`.
 
-use std::io::Read;
+use std::io::{Read, Write};
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -19,13 +19,12 @@ fn main() -> std::io::Result<()> {
     }
     let text = String::from_utf8_lossy(&bytes);
     let analysis = vigil_scripts::Analyzer::new().analyze(&text);
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&analysis).unwrap_or_default()
-        );
+    let report = if json {
+        serde_json::to_string_pretty(&analysis).unwrap_or_default() + "\n"
     } else {
-        print!("{}", analysis.to_markdown());
-    }
+        analysis.to_markdown()
+    };
+    // A reader that stops early (`| head`) is not an error worth a panic.
+    let _ = std::io::stdout().lock().write_all(report.as_bytes());
     Ok(())
 }
