@@ -84,30 +84,6 @@ impl Clock {
         }
         out
     }
-
-    /// The last working day (Monday to Friday) that ended before the reference time,
-    /// counting back `back` working days from the most recent one.
-    pub fn working_day(&self, back: usize) -> Day {
-        let days = self.days();
-        let mut found = days
-            .iter()
-            .rev()
-            .filter(|d| !d.is_weekend() && d.midnight + DAY <= self.end);
-        found
-            .nth(back)
-            .or_else(|| days.first())
-            .copied()
-            .unwrap_or(Day {
-                index: 0,
-                midnight: self.start,
-                weekday: 0,
-            })
-    }
-
-    /// Hours of the local day, 0.0 to 24.0, of an instant.
-    pub fn local_hour(ms: i64) -> f64 {
-        (ms + TZ_OFFSET).rem_euclid(DAY) as f64 / HOUR as f64
-    }
 }
 
 #[cfg(test)]
@@ -129,8 +105,8 @@ mod tests {
         assert!(days[0].midnight <= clock.start && days[1].midnight > clock.start);
         // 11 March 2026 is a Wednesday.
         assert_eq!(days[14].weekday, 2);
-        let wd = clock.working_day(0);
-        assert_eq!(wd.weekday, 1);
-        assert!(!clock.working_day(3).is_weekend());
+        // The window starts on Wednesday 25 February: days 3 and 4 are the weekend.
+        assert!(days[3].is_weekend() && days[4].is_weekend());
+        assert!(!days[2].is_weekend() && !days[5].is_weekend());
     }
 }

@@ -93,7 +93,15 @@ pub fn network(dev: &Device, time: i64, p: &Proc, c: &Conn<'_>) -> Row {
 }
 
 /// `DeviceFileEvents`: `p` created, modified or deleted the file at `path`.
-pub fn file(dev: &Device, time: i64, p: &Proc, action: &'static str, path: &str, sha256: &str, size: i64) -> Row {
+pub fn file(
+    dev: &Device,
+    time: i64,
+    p: &Proc,
+    action: &'static str,
+    path: &str,
+    sha256: &str,
+    size: i64,
+) -> Row {
     let mut row = device_row("DeviceFileEvents", time, dev);
     let name = path.rsplit(['\\', '/']).next().unwrap_or(path);
     row.set("ActionType", action)

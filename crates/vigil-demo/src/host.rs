@@ -33,19 +33,37 @@ impl<'a> Host<'a> {
         let mut system = Proc::new(&proc::NTOSKRNL, 4, "", boot);
         system.logon_id = 999;
         let wininit_pid = rng.pid();
-        let mut services = Proc::new(&proc::SERVICES, rng.pid(), "C:\\Windows\\system32\\services.exe", boot + 2 * SECOND);
+        let mut services = Proc::new(
+            &proc::SERVICES,
+            rng.pid(),
+            "C:\\Windows\\system32\\services.exe",
+            boot + 2 * SECOND,
+        );
         services.parent_pid = wininit_pid;
         services.parent_file = "wininit.exe";
-        let mut lsass = Proc::new(&proc::LSASS, rng.pid(), "C:\\Windows\\system32\\lsass.exe", boot + 2 * SECOND);
+        let mut lsass = Proc::new(
+            &proc::LSASS,
+            rng.pid(),
+            "C:\\Windows\\system32\\lsass.exe",
+            boot + 2 * SECOND,
+        );
         lsass.parent_pid = wininit_pid;
         lsass.parent_file = "wininit.exe";
-        let mut winlogon = Proc::new(&proc::WINLOGON, rng.pid(), "winlogon.exe", boot + 3 * SECOND);
+        let mut winlogon = Proc::new(
+            &proc::WINLOGON,
+            rng.pid(),
+            "winlogon.exe",
+            boot + 3 * SECOND,
+        );
         winlogon.parent_pid = rng.pid();
         winlogon.parent_file = "smss.exe";
         let groups = [
             ("-k netsvcs -p -s Schedule", Account::system()),
             ("-k DcomLaunch -p", Account::system()),
-            ("-k NetworkService -p -s Dnscache", Account::network_service()),
+            (
+                "-k NetworkService -p -s Dnscache",
+                Account::network_service(),
+            ),
             ("-k LocalService -p -s EventLog", Account::local_service()),
             ("-k netsvcs -p -s wuauserv", Account::system()),
         ];
@@ -62,7 +80,13 @@ impl<'a> Host<'a> {
                 p.run_as(account, "System", 999)
             })
             .collect();
-        let msmpeng = Proc::child(&services, &proc::MSMPENG, rng.pid(), "\"MsMpEng.exe\"", boot + 9 * SECOND);
+        let msmpeng = Proc::child(
+            &services,
+            &proc::MSMPENG,
+            rng.pid(),
+            "\"MsMpEng.exe\"",
+            boot + 9 * SECOND,
+        );
         let mssense = Proc::child(
             &services,
             &proc::MSSENSE,
@@ -134,7 +158,12 @@ impl Session {
             "\"C:\\Program Files\\Microsoft OneDrive\\OneDrive.exe\" /background",
             12 * SECOND,
         );
-        let teams = app(&mut rng, &proc::TEAMS, "\"ms-teams.exe\" msteams:system-initiated", 20 * SECOND);
+        let teams = app(
+            &mut rng,
+            &proc::TEAMS,
+            "\"ms-teams.exe\" msteams:system-initiated",
+            20 * SECOND,
+        );
         let outlook_at = rng_offset(&mut rng, 1, 6);
         let outlook = app(
             &mut rng,

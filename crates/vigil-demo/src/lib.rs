@@ -127,7 +127,7 @@ impl DemoBuilder {
         })?;
         let clock = clock::Clock::new(self.now);
         let org = org::Org::build(self.seed, clock.start);
-        let mut sink = sink::Sink::new(&org.tenant_id);
+        let mut sink = sink::Sink::new(&org.tenant_id, clock.end);
         let ctx = activity::Ctx {
             seed: self.seed,
             scale: self.scale,

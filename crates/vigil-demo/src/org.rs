@@ -63,10 +63,6 @@ impl User {
     pub fn is_person(&self) -> bool {
         self.kind == AccountKind::Person
     }
-
-    pub fn email(&self) -> &str {
-        &self.upn
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -411,7 +407,9 @@ fn people(rng: &mut Rng, created: i64) -> Vec<User> {
             let sam: String = format!("{}.{}", given, surname).to_lowercase();
             let sam: String = sam.chars().take(20).collect();
             let manager = if k == 0 { None } else { Some(head) };
-            users.push(person(rng, index, given, surname, dept, title, sam, manager, created));
+            users.push(person(
+                rng, index, given, surname, dept, title, sam, manager, created,
+            ));
         }
     }
     // Department heads report to the chief executive.
@@ -489,14 +487,34 @@ fn add_admin(users: &mut Vec<User>, person: usize, created: i64) -> usize {
 
 /// Service accounts: name, SPN, description.
 const SERVICES: &[(&str, &str, &str)] = &[
-    ("svc_sql", "MSSQLSvc/tre-sql01.tamarack.example:1433", "SQL Server engine"),
-    ("svc_web", "HTTP/intranet.tamarack.example", "Intranet application pool"),
+    (
+        "svc_sql",
+        "MSSQLSvc/tre-sql01.tamarack.example:1433",
+        "SQL Server engine",
+    ),
+    (
+        "svc_web",
+        "HTTP/intranet.tamarack.example",
+        "Intranet application pool",
+    ),
     ("svc_backup", "", "Backup agent"),
-    ("svc_reporting", "HTTP/reports.tamarack.example", "Reporting services"),
+    (
+        "svc_reporting",
+        "HTTP/reports.tamarack.example",
+        "Reporting services",
+    ),
     ("svc_scan", "", "Scan-to-folder on the printers"),
-    ("svc_erp", "ERPSvc/tre-app01.tamarack.example:8443", "ERP application server"),
+    (
+        "svc_erp",
+        "ERPSvc/tre-app01.tamarack.example:8443",
+        "ERP application server",
+    ),
     ("svc_crm", "HTTP/crm.tamarack.example", "CRM connector"),
-    ("svc_ftp", "FTP/tre-app01.tamarack.example", "Supplier file transfer"),
+    (
+        "svc_ftp",
+        "FTP/tre-app01.tamarack.example",
+        "Supplier file transfer",
+    ),
 ];
 
 fn add_service(users: &mut Vec<User>, svc: &(&str, &str, &str), created: i64) {
@@ -529,12 +547,7 @@ fn add_service(users: &mut Vec<User>, svc: &(&str, &str, &str), created: i64) {
 
 fn mac(rng: &mut Rng) -> String {
     let h = rng.hex(12).to_uppercase();
-    format!(
-        "00-15-5D-{}-{}-{}",
-        &h[0..2],
-        &h[2..4],
-        &h[4..6]
-    )
+    format!("00-15-5D-{}-{}-{}", &h[0..2], &h[2..4], &h[4..6])
 }
 
 fn workstation(
@@ -578,17 +591,100 @@ fn workstation(
     }
 }
 
+/// Host, role, OS, address, machine group, public address, exposure level.
+type ServerSpec = (
+    &'static str,
+    Role,
+    Os,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+);
+
 fn servers(rng: &mut Rng, devices: &mut Vec<Device>) {
-    let list: [(&str, Role, Os, &str, &str, Option<&str>, &str); 9] = [
-        ("TRE-DC01", Role::DomainController, SERVER2022, "10.10.0.10", "Servers - Tier 0", None, "Low"),
-        ("TRE-FS01", Role::FileServer, SERVER2019, "10.10.0.20", "Servers - Tier 1", None, "Low"),
-        ("TRE-SQL01", Role::Sql, SERVER2019, "10.10.0.30", "Servers - Tier 1", None, "Low"),
-        ("TRE-APP01", Role::App, SERVER2022, "10.10.0.40", "Servers - Tier 1", None, "Medium"),
-        ("TRE-BKP01", Role::Backup, SERVER2022, "10.10.0.50", "Servers - Tier 0", None, "Low"),
-        ("tre-wiki01", Role::LinuxWiki, UBUNTU2004, "10.10.100.25", "Servers - DMZ", Some("203.0.113.25"), "High"),
-        ("tre-web01", Role::LinuxWeb, UBUNTU2204, "10.10.100.26", "Servers - DMZ", Some("203.0.113.26"), "Medium"),
-        ("tre-build01", Role::LinuxBuild, UBUNTU2204, "10.10.0.60", "Servers - Tier 1", None, "Low"),
-        ("tre-mon01", Role::LinuxMonitor, UBUNTU2204, "10.10.0.61", "Servers - Tier 1", None, "Low"),
+    let list: [ServerSpec; 9] = [
+        (
+            "TRE-DC01",
+            Role::DomainController,
+            SERVER2022,
+            "10.10.0.10",
+            "Servers - Tier 0",
+            None,
+            "Low",
+        ),
+        (
+            "TRE-FS01",
+            Role::FileServer,
+            SERVER2019,
+            "10.10.0.20",
+            "Servers - Tier 1",
+            None,
+            "Low",
+        ),
+        (
+            "TRE-SQL01",
+            Role::Sql,
+            SERVER2019,
+            "10.10.0.30",
+            "Servers - Tier 1",
+            None,
+            "Low",
+        ),
+        (
+            "TRE-APP01",
+            Role::App,
+            SERVER2022,
+            "10.10.0.40",
+            "Servers - Tier 1",
+            None,
+            "Medium",
+        ),
+        (
+            "TRE-BKP01",
+            Role::Backup,
+            SERVER2022,
+            "10.10.0.50",
+            "Servers - Tier 0",
+            None,
+            "Low",
+        ),
+        (
+            "tre-wiki01",
+            Role::LinuxWiki,
+            UBUNTU2004,
+            "10.10.100.25",
+            "Servers - DMZ",
+            Some("203.0.113.25"),
+            "High",
+        ),
+        (
+            "tre-web01",
+            Role::LinuxWeb,
+            UBUNTU2204,
+            "10.10.100.26",
+            "Servers - DMZ",
+            Some("203.0.113.26"),
+            "Medium",
+        ),
+        (
+            "tre-build01",
+            Role::LinuxBuild,
+            UBUNTU2204,
+            "10.10.0.60",
+            "Servers - Tier 1",
+            None,
+            "Low",
+        ),
+        (
+            "tre-mon01",
+            Role::LinuxMonitor,
+            UBUNTU2204,
+            "10.10.0.61",
+            "Servers - Tier 1",
+            None,
+            "Low",
+        ),
     ];
     for (host, role, os, ip, group, public, exposure) in list {
         let index = devices.len();

@@ -5,9 +5,7 @@
 //! Keeping one value for both makes process ids, command lines and parent links agree
 //! across tables, the way real telemetry does.
 
-use serde_json::Value as Json;
-
-use crate::org::{DOMAIN, NETBIOS, User};
+use crate::org::{NETBIOS, User};
 use crate::rng::digest_hex;
 use crate::sink::Row;
 
@@ -59,7 +57,6 @@ macro_rules! images {
 const MS: &str = "Microsoft Corporation";
 
 images! {
-    SYSTEM_IDLE = "", "", "", "", "", "", 0;
     NTOSKRNL = "C:\\Windows\\System32\\ntoskrnl.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "NT Kernel & System", "ntoskrnl.exe", "10.0.22621.4830", 11_800_000;
     SERVICES = "C:\\Windows\\System32\\services.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Services and Controller app", "services.exe", "10.0.22621.4830", 721_000;
     SVCHOST = "C:\\Windows\\System32\\svchost.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Host Process for Windows Services", "svchost.exe", "10.0.22621.4830", 57_000;
@@ -68,14 +65,11 @@ images! {
     USERINIT = "C:\\Windows\\System32\\userinit.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Userinit Logon Application", "USERINIT.EXE", "10.0.22621.4830", 36_000;
     EXPLORER = "C:\\Windows\\explorer.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Windows Explorer", "EXPLORER.EXE", "10.0.22621.4830", 5_420_000;
     TASKHOSTW = "C:\\Windows\\System32\\taskhostw.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Host Process for Windows Tasks", "taskhostw.exe", "10.0.22621.4830", 101_000;
-    RUNTIMEBROKER = "C:\\Windows\\System32\\RuntimeBroker.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Runtime Broker", "RuntimeBroker.exe", "10.0.22621.4830", 135_000;
     CMD = "C:\\Windows\\System32\\cmd.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Windows Command Processor", "Cmd.Exe", "10.0.22621.4830", 323_000;
-    CONHOST = "C:\\Windows\\System32\\conhost.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Console Window Host", "CONHOST.EXE", "10.0.22621.4830", 880_000;
     POWERSHELL = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Windows PowerShell", "PowerShell.EXE", "10.0.22621.4830", 455_000;
     RUNDLL32 = "C:\\Windows\\System32\\rundll32.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Windows host process (Rundll32)", "RUNDLL32.EXE", "10.0.22621.4830", 72_000;
     WERFAULT = "C:\\Windows\\System32\\WerFault.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Windows Problem Reporting", "WerFault.exe", "10.0.22621.4830", 570_000;
     GPUPDATE = "C:\\Windows\\System32\\gpupdate.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Microsoft® Windows® Group Policy Update", "GPUpdate.exe", "10.0.22621.4830", 30_000;
-    IPCONFIG = "C:\\Windows\\System32\\ipconfig.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "IP Configuration Utility", "ipconfig.exe", "10.0.22621.4830", 35_000;
     WHOAMI = "C:\\Windows\\System32\\whoami.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "whoami - displays logged on user information", "whoami.exe", "10.0.22621.4830", 79_000;
     NET = "C:\\Windows\\System32\\net.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Net Command", "net.exe", "10.0.22621.4830", 57_000;
     VSSADMIN = "C:\\Windows\\System32\\vssadmin.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Command Line Interface for Microsoft® Volume Shadow Copy Service ", "VSSADMIN.EXE", "10.0.17763.6532", 133_000;
@@ -84,12 +78,10 @@ images! {
  NLTEST = "C:\\Windows\\System32\\nltest.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Microsoft® Logon Server Test Utility", "nltestrk.exe", "10.0.22621.4830", 492_000;
     FODHELPER = "C:\\Windows\\System32\\fodhelper.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Features On Demand Helper", "FodHelper.EXE", "10.0.22621.4830", 47_000;
     ROBOCOPY = "C:\\Windows\\System32\\Robocopy.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Microsoft® Robocopy", "robocopy.exe", "10.0.20348.2966", 140_000;
-    SCHTASKS = "C:\\Windows\\System32\\schtasks.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Task Scheduler Configuration Tool", "schtasks.exe", "10.0.22621.4830", 235_000;
     NOTEPAD = "C:\\Windows\\System32\\notepad.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Notepad", "NOTEPAD.EXE", "10.0.22621.4830", 201_000;
     MPCMDRUN = "C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\4.18.24090.11-0\\MpCmdRun.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Microsoft Malware Protection Command Line Utility", "MpCmdRun.exe", "4.18.24090.11", 1_100_000;
     MSMPENG = "C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\4.18.24090.11-0\\MsMpEng.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Antimalware Service Executable", "MsMpEng.exe", "4.18.24090.11", 133_000;
     MSSENSE = "C:\\Program Files\\Windows Defender Advanced Threat Protection\\MsSense.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "Windows Defender Advanced Threat Protection Service Executable", "MsSense.exe", "10.8760.22621.1010", 4_900_000;
-    WUAUCLT = "C:\\Windows\\System32\\usoclient.exe", "Microsoft Corporation", "Microsoft® Windows® Operating System", "UsoClient", "UsoClient", "10.0.22621.4830", 90_000;
     WINWORD = "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE", "Microsoft Corporation", "Microsoft Office", "Microsoft Word", "WinWord.exe", "16.0.17928.20392", 1_700_000;
     EXCEL = "C:\\Program Files\\Microsoft Office\\root\\Office16\\EXCEL.EXE", "Microsoft Corporation", "Microsoft Office", "Microsoft Excel", "Excel.exe", "16.0.17928.20392", 2_300_000;
     OUTLOOK = "C:\\Program Files\\Microsoft Office\\root\\Office16\\OUTLOOK.EXE", "Microsoft Corporation", "Microsoft Outlook", "Microsoft Outlook", "Outlook.exe", "16.0.17928.20392", 4_100_000;
@@ -98,27 +90,21 @@ images! {
     TEAMS = "C:\\Program Files\\WindowsApps\\MSTeams_24335.208.3315.1951_x64__8wekyb3d8bbwe\\ms-teams.exe", "Microsoft Corporation", "Microsoft Teams", "Microsoft Teams", "ms-teams.exe", "24335.208.3315.1951", 2_100_000;
     ONEDRIVE = "C:\\Program Files\\Microsoft OneDrive\\OneDrive.exe", "Microsoft Corporation", "Microsoft OneDrive", "Microsoft OneDrive", "OneDrive.exe", "24.246.1204.0003", 3_400_000;
     ACROBAT = "C:\\Program Files\\Adobe\\Acrobat DC\\Acrobat\\Acrobat.exe", "Adobe Inc.", "Adobe Acrobat", "Adobe Acrobat", "Acrobat.exe", "23.3.20269.0", 6_100_000;
-    SEVENZIP = "C:\\Program Files\\7-Zip\\7zFM.exe", "Igor Pavlov", "7-Zip", "7-Zip File Manager", "7zFM.exe", "23.01", 1_000_000;
-    VSCODE = "C:\\Program Files\\Microsoft VS Code\\Code.exe", "Microsoft Corporation", "Visual Studio Code", "Visual Studio Code", "electron.exe", "1.97.2", 160_000_000;
     SOLIDWORKS = "C:\\Program Files\\SOLIDWORKS Corp\\SOLIDWORKS\\SLDWORKS.exe", "Dassault Systemes SolidWorks Corp.", "SOLIDWORKS", "SOLIDWORKS", "SLDWORKS.exe", "32.3.0.0073", 32_000_000;
     SQLSERVR = "C:\\Program Files\\Microsoft SQL Server\\MSSQL15.MSSQLSERVER\\MSSQL\\Binn\\sqlservr.exe", "Microsoft Corporation", "Microsoft SQL Server", "SQL Server Windows NT - 64 Bit", "sqlservr.exe", "2019.150.4405.4", 470_000;
     W3WP = "C:\\Windows\\System32\\inetsrv\\w3wp.exe", "Microsoft Corporation", "Internet Information Services", "IIS Worker Process", "w3wp.exe", "10.0.20348.2966", 30_000;
-    BACKUP_AGENT = "C:\\Program Files\\Veeam\\Backup and Replication\\Backup\\Veeam.Backup.Service.exe", "Veeam Software Group GmbH", "Veeam Backup & Replication", "Veeam Backup Service", "Veeam.Backup.Service.exe", "12.3.0.310", 4_300_000;
     PSEXEC = "C:\\Tools\\Sysinternals\\PsExec64.exe", "Sysinternals - www.sysinternals.com", "Sysinternals PsExec", "Execute processes remotely", "psexec.c", "2.43", 833_000;
     PSEXEC_DROPPED = "C:\\ProgramData\\PsExec64.exe", "Sysinternals - www.sysinternals.com", "Sysinternals PsExec", "Execute processes remotely", "psexec.c", "2.43", 833_000;
     PSEXESVC = "C:\\Windows\\PSEXESVC.exe", "Sysinternals", "Sysinternals PsExec", "PsExec Service", "psexesvc.exe", "2.43", 371_000;
     BEACON = "C:\\ProgramData\\Microsoft\\OneDriveUpdater\\OneDriveUpdater.exe", "", "", "", "", "", 289_000;
     RUBEUS = "C:\\Users\\Public\\Rubeus.exe", "", "Rubeus", "Rubeus", "Rubeus.exe", "1.0.0.0", 446_000;
-    BASH = "/usr/bin/bash", "", "", "", "", "5.1-6ubuntu1", 1_396_000;
     CRON = "/usr/sbin/cron", "", "", "", "", "3.0pl1-137ubuntu3", 55_000;
     SSHD = "/usr/sbin/sshd", "", "", "", "", "8.9p1-3ubuntu0.10", 921_000;
     APT = "/usr/bin/apt-get", "", "", "", "", "2.4.13", 19_000;
-    PYTHON3 = "/usr/bin/python3.10", "", "", "", "", "3.10.12", 5_900_000;
     JAVA_CONFLUENCE = "/opt/atlassian/confluence/jre/bin/java", "", "", "", "", "11.0.14.1", 12_000;
     JAVA_JENKINS = "/usr/lib/jvm/java-17-openjdk-amd64/bin/java", "", "", "", "", "17.0.13", 14_000;
     NGINX = "/usr/sbin/nginx", "", "", "", "", "1.18.0-6ubuntu14.5", 1_200_000;
     PROMETHEUS = "/usr/local/bin/prometheus", "", "", "", "", "2.53.3", 110_000_000;
-    LOGROTATE = "/usr/sbin/logrotate", "", "", "", "", "3.19.0-1ubuntu1.1", 96_000;
 }
 
 /// An account a process runs as.
@@ -183,15 +169,6 @@ impl Account {
             format!("{}\\{}", self.domain.to_uppercase(), self.name)
         }
     }
-
-    pub fn is_domain_user(&self) -> bool {
-        self.domain.eq_ignore_ascii_case(NETBIOS)
-    }
-}
-
-/// The domain's DNS name (for UPN suffixes).
-pub fn dns_domain() -> &'static str {
-    DOMAIN
 }
 
 /// One running process.
@@ -304,13 +281,19 @@ impl Proc {
             .maybe_text("InitiatingProcessVersionInfoProductVersion", img.version)
             .maybe_text("InitiatingProcessVersionInfoInternalFileName", img.original)
             .maybe_text("InitiatingProcessVersionInfoOriginalFileName", img.original)
-            .maybe_text("InitiatingProcessVersionInfoFileDescription", img.description)
+            .maybe_text(
+                "InitiatingProcessVersionInfoFileDescription",
+                img.description,
+            )
             .maybe("InitiatingProcessId", self.pid)
             .maybe("InitiatingProcessCommandLine", self.cmd.as_str())
             .maybe_time("InitiatingProcessCreationTime", self.created)
             .maybe("InitiatingProcessIntegrityLevel", self.integrity)
             .maybe("InitiatingProcessTokenElevation", self.elevation())
-            .maybe("InitiatingProcessAccountDomain", self.account.domain.as_str())
+            .maybe(
+                "InitiatingProcessAccountDomain",
+                self.account.domain.as_str(),
+            )
             .maybe("InitiatingProcessAccountName", self.account.name.as_str())
             .maybe("InitiatingProcessAccountSid", self.account.sid.as_str())
             .maybe_text("InitiatingProcessAccountUpn", &self.account.upn)
@@ -328,7 +311,11 @@ impl Proc {
 
 fn signature(img: &Image) -> &'static str {
     if img.company.is_empty() {
-        if img.path.starts_with('/') { "" } else { "Unsigned" }
+        if img.path.starts_with('/') {
+            ""
+        } else {
+            "Unsigned"
+        }
     } else {
         "Valid"
     }
@@ -340,9 +327,4 @@ fn signer(img: &Image) -> &'static str {
         c if c == MS => "OsVendor",
         _ => "ThirdParty",
     }
-}
-
-/// A JSON string value.
-pub fn s(text: &str) -> Json {
-    Json::String(text.to_string())
 }

@@ -7,18 +7,56 @@ use serde_json::json;
 use super::{Ctx, shifts};
 use crate::Error;
 use crate::clock::MINUTE;
-use crate::org::{COMPANY, DOMAIN, EGRESS_IP, User};
+use crate::org::{DOMAIN, EGRESS_IP, User};
 use crate::rng::{Rng, digest_hex};
 use crate::sink::{Row, Sink, canonical};
 
 /// Partners and services that write to the company: domain, sender, display name,
 /// subjects, sending address.
 const SENDERS: &[(&str, &str, &str, &[&str], &str)] = &[
-    ("harbour-logistics.example", "planning", "Harbour Logistics Planning", &["Delivery schedule week {n}", "Container booking {n}", "Updated ETA for order {n}"], "198.51.100.61"),
-    ("nordic-steel.example", "sales", "Nordic Steel Sales", &["Quotation {n}", "Price update Q{q}", "Order confirmation {n}"], "198.51.100.62"),
-    ("fastener-supply.example", "orders", "Fastener Supply", &["Your order {n} has shipped", "Invoice {n}"], "198.51.100.63"),
-    ("trade-news.example", "newsletter", "Engineering Trade News", &["This week in industrial design", "Fair calendar {n}"], "198.51.100.64"),
-    ("certify-labs.example", "info", "Certify Labs", &["Test report {n} available", "Calibration reminder"], "198.51.100.65"),
+    (
+        "harbour-logistics.example",
+        "planning",
+        "Harbour Logistics Planning",
+        &[
+            "Delivery schedule week {n}",
+            "Container booking {n}",
+            "Updated ETA for order {n}",
+        ],
+        "198.51.100.61",
+    ),
+    (
+        "nordic-steel.example",
+        "sales",
+        "Nordic Steel Sales",
+        &[
+            "Quotation {n}",
+            "Price update Q{q}",
+            "Order confirmation {n}",
+        ],
+        "198.51.100.62",
+    ),
+    (
+        "fastener-supply.example",
+        "orders",
+        "Fastener Supply",
+        &["Your order {n} has shipped", "Invoice {n}"],
+        "198.51.100.63",
+    ),
+    (
+        "trade-news.example",
+        "newsletter",
+        "Engineering Trade News",
+        &["This week in industrial design", "Fair calendar {n}"],
+        "198.51.100.64",
+    ),
+    (
+        "certify-labs.example",
+        "info",
+        "Certify Labs",
+        &["Test report {n} available", "Calibration reminder"],
+        "198.51.100.65",
+    ),
 ];
 
 /// One message to one recipient.
@@ -46,7 +84,10 @@ pub fn mail_rows(m: &Mail<'_>, rng: &mut Rng) -> Vec<Row> {
     let mut e = Row::new("EmailEvents", m.t);
     let auth = json!({"SPF": m.auth.0, "DKIM": m.auth.1, "DMARC": m.auth.2, "CompAuth": if m.auth.2 == "pass" { "pass" } else { "fail" }});
     e.set("NetworkMessageId", m.id.as_str())
-        .set("InternetMessageId", format!("<{}@{domain}>", rng.hex(20).to_uppercase()))
+        .set(
+            "InternetMessageId",
+            format!("<{}@{domain}>", rng.hex(20).to_uppercase()),
+        )
         .set("SenderMailFromAddress", m.from.as_str())
         .set("SenderFromAddress", m.from.as_str())
         .set("SenderDisplayName", m.from_name.as_str())
@@ -69,11 +110,21 @@ pub fn mail_rows(m: &Mail<'_>, rng: &mut Rng) -> Vec<Row> {
         .set("EmailLanguage", "en")
         .set("EmailAction", "No action taken")
         .set("OrgLevelAction", "")
-        .set("BulkComplaintLevel", if m.from.starts_with("newsletter") { 5 } else { 0 })
+        .set(
+            "BulkComplaintLevel",
+            if m.from.starts_with("newsletter") {
+                5
+            } else {
+                0
+            },
+        )
         .set("Connectors", "");
     if m.direction == "Inbound" && m.threat == "Spam" {
-        e.set("DetectionMethods", canonical(&json!({"Spam": ["Mixed analysis detection"]})))
-            .set("ConfidenceLevel", canonical(&json!({"Spam": "Normal"})));
+        e.set(
+            "DetectionMethods",
+            canonical(&json!({"Spam": ["Mixed analysis detection"]})),
+        )
+        .set("ConfidenceLevel", canonical(&json!({"Spam": "Normal"})));
     }
     rows.push(e);
     for (name, ty, sha, size) in &m.attachments {
@@ -87,7 +138,10 @@ pub fn mail_rows(m: &Mail<'_>, rng: &mut Rng) -> Vec<Row> {
             .set("FileType", ty.as_str())
             .set("SHA256", sha.as_str())
             .set("FileSize", *size)
-            .text("ThreatTypes", if m.threat == "Malware" { "Malware" } else { "" });
+            .text(
+                "ThreatTypes",
+                if m.threat == "Malware" { "Malware" } else { "" },
+            );
         rows.push(a);
     }
     for url in &m.urls {
@@ -103,7 +157,7 @@ pub fn mail_rows(m: &Mail<'_>, rng: &mut Rng) -> Vec<Row> {
 }
 
 /// A Safe Links click on `url` from message `id`.
-pub fn click(t: i64, url: &str, user: &User, id: &str, rng: &mut Rng) -> Row {
+pub fn click(t: i64, url: &str, user: &User, id: &str) -> Row {
     let mut c = Row::new("UrlClickEvents", t);
     c.set("Url", url)
         .set("ActionType", "ClickAllowed")
@@ -115,7 +169,6 @@ pub fn click(t: i64, url: &str, user: &User, id: &str, rng: &mut Rng) -> Row {
         .set("UrlChain", canonical(&json!([url])))
         .set("ThreatTypes", "")
         .set("DetectionMethods", "");
-    let _ = rng;
     c
 }
 
@@ -146,16 +199,24 @@ pub fn generate(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
                     attachments: vec![],
                     urls: vec![],
                     threat: if spam { "Spam" } else { "" },
-                    delivery: if spam { ("Junked", "Junk folder") } else { ("Delivered", "Inbox/folder") },
+                    delivery: if spam {
+                        ("Junked", "Junk folder")
+                    } else {
+                        ("Delivered", "Inbox/folder")
+                    },
                     auth: ("pass", "pass", "pass"),
                 };
                 if !spam && rng.chance(0.4) {
                     let file = format!("{}.pdf", m.subject.replace(' ', "_"));
                     let sha = digest_hex(&["mail-att", &m.id], 64);
-                    m.attachments.push((file, "pdf".into(), sha, rng.range(40_000, 2_000_000)));
+                    m.attachments
+                        .push((file, "pdf".into(), sha, rng.range(40_000, 2_000_000)));
                 }
                 if rng.chance(0.5) {
-                    m.urls.push(format!("https://www.{domain}/{}", rng.pick(&["portal", "track", "news", "account"])));
+                    m.urls.push(format!(
+                        "https://www.{domain}/{}",
+                        rng.pick(&["portal", "track", "news", "account"])
+                    ));
                 }
                 for row in mail_rows(&m, &mut rng) {
                     sink.push(row)?;
@@ -165,7 +226,7 @@ pub fn generate(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
                     && rng.chance(0.25)
                 {
                     let ct = (t + rng.range(2, 90) * MINUTE).min(ctx.clock.end - 1);
-                    sink.push(click(ct, url, user, &m.id, &mut rng))?;
+                    sink.push(click(ct, url, user, &m.id))?;
                 }
             }
             // Internal mail to a colleague.
@@ -178,7 +239,15 @@ pub fn generate(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
                     from_name: user.display.clone(),
                     sender_ip: EGRESS_IP,
                     to,
-                    subject: rng.pick(&["Re: planning", "Minutes of today's meeting", "Question about the order", "FW: updated figures", "Lunch on Friday?"]).to_string(),
+                    subject: rng
+                        .pick(&[
+                            "Re: planning",
+                            "Minutes of today's meeting",
+                            "Question about the order",
+                            "FW: updated figures",
+                            "Lunch on Friday?",
+                        ])
+                        .to_string(),
                     direction: "Intra-org",
                     attachments: vec![],
                     urls: vec![],
@@ -192,6 +261,5 @@ pub fn generate(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
             }
         }
     }
-    let _ = COMPANY;
     Ok(())
 }

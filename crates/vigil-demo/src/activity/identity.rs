@@ -5,18 +5,24 @@ use serde_json::{Value as Json, json};
 
 use super::{Ctx, shifts};
 use crate::Error;
-use crate::clock::{DAY, HOUR, MINUTE, SECOND, iso};
+use crate::clock::{HOUR, MINUTE, SECOND, iso};
 use crate::names::OFFICES;
-use crate::org::{AccountKind, COMPANY, DOMAIN, EGRESS_IP, NETBIOS, Org, User};
-use crate::rng::{Rng, digest_guid};
+use crate::org::{AccountKind, COMPANY, DOMAIN, EGRESS_IP, Org, User};
+use crate::rng::Rng;
 use crate::sink::{Row, Sink};
 
 /// Entra applications people sign in to: display name and application id.
 pub const APPS: &[(&str, &str)] = &[
     ("Microsoft Office", "d3590ed6-52b3-4102-aeff-aad2292ab01c"),
     ("Microsoft Teams", "1fec8e78-bce4-4aaf-ab1b-5451cc387264"),
-    ("Office 365 Exchange Online", "00000002-0000-0ff1-ce00-000000000000"),
-    ("OneDrive SyncEngine", "ab9b8c07-8f02-4f72-87fa-80105867a763"),
+    (
+        "Office 365 Exchange Online",
+        "00000002-0000-0ff1-ce00-000000000000",
+    ),
+    (
+        "OneDrive SyncEngine",
+        "ab9b8c07-8f02-4f72-87fa-80105867a763",
+    ),
     ("Tamarack ERP", "6f1d3c8e-2b7a-4e59-9c41-5d0a8e7b3f12"),
     ("Azure Portal", "c44b4083-3bb0-49c1-b47d-974e53cbdf3c"),
 ];
@@ -90,7 +96,11 @@ impl Outcome {
     pub fn success_mfa() -> Outcome {
         Outcome {
             code: 0,
-            mfa: Some(("Mobile app notification", true, "MFA successfully completed")),
+            mfa: Some((
+                "Mobile app notification",
+                true,
+                "MFA successfully completed",
+            )),
             risk: "none",
             risk_events: vec![],
             ca_status: "success",
@@ -122,10 +132,14 @@ pub fn describe(code: i64) -> &'static str {
     match code {
         0 => "",
         50126 => "Error validating credentials due to invalid username or password.",
-        50053 => "The account is locked, you've tried to sign in too many times with an incorrect user ID or password.",
+        50053 => {
+            "The account is locked, you've tried to sign in too many times with an incorrect user ID or password."
+        }
         50074 => "Strong Authentication is required.",
         500121 => "Authentication failed during strong authentication request.",
-        50140 => "This error occurred due to 'Keep me signed in' interrupt when the user was signing in.",
+        50140 => {
+            "This error occurred due to 'Keep me signed in' interrupt when the user was signing in."
+        }
         53003 => "Access has been blocked by Conditional Access policies.",
         _ => "Other",
     }
@@ -186,9 +200,23 @@ pub fn signin(
     let risk_events: Vec<Json> = outcome.risk_events.iter().map(|e| json!(e)).collect();
     row.set("OperationName", "Sign-in activity")
         .set("OperationVersion", "1.0")
-        .set("Category", if interactive { "SignInLogs" } else { "NonInteractiveUserSignInLogs" })
+        .set(
+            "Category",
+            if interactive {
+                "SignInLogs"
+            } else {
+                "NonInteractiveUserSignInLogs"
+            },
+        )
         .set("ResultType", outcome.code.to_string())
-        .set("ResultSignature", if outcome.code == 0 { "SUCCESS" } else { "FAILURE" })
+        .set(
+            "ResultSignature",
+            if outcome.code == 0 {
+                "SUCCESS"
+            } else {
+                "FAILURE"
+            },
+        )
         .text("ResultDescription", describe(outcome.code))
         .set("Id", rng.guid())
         .set("CorrelationId", rng.guid())
@@ -202,22 +230,52 @@ pub fn signin(
         .set("UserType", "Member")
         .set("AppDisplayName", app.0)
         .set("AppId", app.1)
-        .set("ResourceDisplayName", if app.0 == "Azure Portal" { "Windows Azure Service Management API" } else { "Office 365 Exchange Online" })
+        .set(
+            "ResourceDisplayName",
+            if app.0 == "Azure Portal" {
+                "Windows Azure Service Management API"
+            } else {
+                "Office 365 Exchange Online"
+            },
+        )
         .set("ClientAppUsed", client.client_app.as_str())
         .set("UserAgent", client.user_agent.as_str())
         .set("IsInteractive", interactive)
         .set("IPAddress", place.ip.as_str())
         .set("Location", place.country.as_str())
-        .set("AutonomousSystemNumber", if place.ip == EGRESS_IP { "64500" } else { "64510" })
-        .set("AuthenticationRequirement", if outcome.mfa.is_some() { "multiFactorAuthentication" } else { "singleFactorAuthentication" })
-        .set("AuthenticationDetails", crate::sink::canonical(&Json::Array(steps)))
+        .set(
+            "AutonomousSystemNumber",
+            if place.ip == EGRESS_IP {
+                "64500"
+            } else {
+                "64510"
+            },
+        )
+        .set(
+            "AuthenticationRequirement",
+            if outcome.mfa.is_some() {
+                "multiFactorAuthentication"
+            } else {
+                "singleFactorAuthentication"
+            },
+        )
+        .set(
+            "AuthenticationDetails",
+            crate::sink::canonical(&Json::Array(steps)),
+        )
         .set("ConditionalAccessStatus", outcome.ca_status)
         .set("RiskLevelDuringSignIn", outcome.risk)
         .set("RiskLevelAggregated", outcome.risk)
         .set("RiskState", if risky { "atRisk" } else { "none" })
         .set("RiskDetail", "none")
-        .set("RiskEventTypes", crate::sink::canonical(&Json::Array(risk_events.clone())))
-        .set("RiskEventTypes_V2", crate::sink::canonical(&Json::Array(risk_events)))
+        .set(
+            "RiskEventTypes",
+            crate::sink::canonical(&Json::Array(risk_events.clone())),
+        )
+        .set(
+            "RiskEventTypes_V2",
+            crate::sink::canonical(&Json::Array(risk_events)),
+        )
         .set("IsRisky", risky)
         .set("TokenIssuerType", "AzureAD")
         .set("AADTenantId", org.tenant_id.as_str())
@@ -284,8 +342,11 @@ fn identity_info(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
             continue;
         }
         for u in &org.users {
-            let (city, cc, country, state, _, _) = OFFICES[u.office];
-            let manager = u.manager.map(|m| org.users[m].upn.clone()).unwrap_or_default();
+            let (city, _, country, state, _, _) = OFFICES[u.office];
+            let manager = u
+                .manager
+                .map(|m| org.users[m].upn.clone())
+                .unwrap_or_default();
             let ou = match u.kind {
                 AccountKind::Person => format!("OU={},OU=Staff", u.department),
                 AccountKind::Admin => "OU=Admins,OU=Tier0".into(),
@@ -293,7 +354,9 @@ fn identity_info(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
             };
             let roles: Vec<&str> = match u.kind {
                 AccountKind::Admin => vec!["Global Administrator"],
-                _ if u.department == "IT" && u.title.contains("Security") => vec!["Security Reader"],
+                _ if u.department == "IT" && u.title.contains("Security") => {
+                    vec!["Security Reader"]
+                }
                 _ => vec![],
             };
             let mut row = Row::new("IdentityInfo", t);
@@ -310,7 +373,10 @@ fn identity_info(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
                 .set("AccountName", u.sam.as_str())
                 .set("SAMAccountName", u.sam.as_str())
                 .set("AccountDomain", DOMAIN)
-                .set("DistinguishedName", format!("CN={},{ou},DC=tamarack,DC=example", u.display))
+                .set(
+                    "DistinguishedName",
+                    format!("CN={},{ou},DC=tamarack,DC=example", u.display),
+                )
                 .set("EmailAddress", u.upn.as_str())
                 .set("MailAddress", u.upn.as_str())
                 .set("City", city)
@@ -330,13 +396,26 @@ fn identity_info(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
                 .set("AssignedRoles", json!(roles))
                 .set("RiskLevel", "None")
                 .set("RiskState", "None")
-                .set("BlastRadius", if u.kind == AccountKind::Admin { "High" } else { "Low" })
+                .set(
+                    "BlastRadius",
+                    if u.kind == AccountKind::Admin {
+                        "High"
+                    } else {
+                        "Low"
+                    },
+                )
                 .set("SourceSystem", "AzureActiveDirectory")
                 .set("AccountTenantId", org.tenant_id.as_str());
             if !u.is_person() {
-                row.set("Tags", if u.kind == AccountKind::Admin { "Privileged" } else { "Service" });
+                row.set(
+                    "Tags",
+                    if u.kind == AccountKind::Admin {
+                        "Privileged"
+                    } else {
+                        "Service"
+                    },
+                );
             }
-            let _ = cc;
             sink.push(row)?;
         }
     }
@@ -357,18 +436,54 @@ fn signins(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
             let t = shift.start + rng.range(20, 120) * SECOND;
             if rng.chance(0.03) {
                 let bad = Outcome::failed(50126);
-                sink.push(signin(org, &mut rng, t - MINUTE, user, APPS[0], &place, &client, &bad, true))?;
+                sink.push(signin(
+                    org,
+                    &mut rng,
+                    t - MINUTE,
+                    user,
+                    APPS[0],
+                    &place,
+                    &client,
+                    &bad,
+                    true,
+                ))?;
             }
             // The first sign-in of the day asks for MFA from outside the office.
-            let first = if shift.remote { Outcome::success_mfa() } else { Outcome::success_sso() };
-            sink.push(signin(org, &mut rng, t, user, APPS[0], &place, &client, &first, true))?;
+            let first = if shift.remote {
+                Outcome::success_mfa()
+            } else {
+                Outcome::success_sso()
+            };
+            sink.push(signin(
+                org, &mut rng, t, user, APPS[0], &place, &client, &first, true,
+            ))?;
             if user.department == "Finance" || user.department == "Operations" {
                 let at = t + rng.range(5, 90) * MINUTE;
-                sink.push(signin(org, &mut rng, at, user, APPS[4], &place, &client, &Outcome::success_sso(), true))?;
+                sink.push(signin(
+                    org,
+                    &mut rng,
+                    at,
+                    user,
+                    APPS[4],
+                    &place,
+                    &client,
+                    &Outcome::success_sso(),
+                    true,
+                ))?;
             }
             if user.department == "IT" && rng.chance(0.5) {
                 let at = t + rng.range(5, 240) * MINUTE;
-                sink.push(signin(org, &mut rng, at, user, APPS[5], &place, &client, &Outcome::success_mfa(), true))?;
+                sink.push(signin(
+                    org,
+                    &mut rng,
+                    at,
+                    user,
+                    APPS[5],
+                    &place,
+                    &client,
+                    &Outcome::success_mfa(),
+                    true,
+                ))?;
             }
             // Token refreshes by the desktop apps through the day.
             let hours = ((shift.end - shift.start) / HOUR).max(1);
@@ -378,7 +493,17 @@ fn signins(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
                 let app = APPS[1 + rng.index(3)];
                 let mut c = client.clone();
                 c.client_app = "Mobile Apps and Desktop clients".into();
-                sink.push(signin(org, &mut rng, rt, user, app, &place, &c, &Outcome::success_sso(), false))?;
+                sink.push(signin(
+                    org,
+                    &mut rng,
+                    rt,
+                    user,
+                    app,
+                    &place,
+                    &c,
+                    &Outcome::success_sso(),
+                    false,
+                ))?;
             }
         }
     }
@@ -400,19 +525,57 @@ fn audit(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
                 continue;
             }
             let target = people[rng.index(people.len())];
-            let (activity, category, op, service, props): (&str, &str, &str, &str, Json) = match rng.below(5) {
-                0 => ("Add member to group", "GroupManagement", "Assign", "Core Directory", json!([{"displayName": "Group.DisplayName", "oldValue": null, "newValue": "\"VPN Users\""}])),
-                1 => ("Update user", "UserManagement", "Update", "Core Directory", json!([{"displayName": "TelephoneNumber", "oldValue": "[]", "newValue": format!("[\"+31 10 {} {}\"]", rng.range(100, 999), rng.range(1000, 9999))}])),
-                2 => ("Reset password (self-service)", "UserManagement", "Update", "Self-service Password Management", json!([])),
-                3 => ("Register device", "Device", "Add", "Core Directory", json!([{"displayName": "DeviceOSType", "oldValue": null, "newValue": "\"IPhone\""}])),
-                _ => ("User registered security info", "UserManagement", "Add", "Authentication Methods", json!([])),
+            let (activity, category, op, service, props): (&str, &str, &str, &str, Json) = match rng
+                .below(5)
+            {
+                0 => (
+                    "Add member to group",
+                    "GroupManagement",
+                    "Assign",
+                    "Core Directory",
+                    json!([{"displayName": "Group.DisplayName", "oldValue": null, "newValue": "\"VPN Users\""}]),
+                ),
+                1 => (
+                    "Update user",
+                    "UserManagement",
+                    "Update",
+                    "Core Directory",
+                    json!([{"displayName": "TelephoneNumber", "oldValue": "[]", "newValue": format!("[\"+31 10 {} {}\"]", rng.range(100, 999), rng.range(1000, 9999))}]),
+                ),
+                2 => (
+                    "Reset password (self-service)",
+                    "UserManagement",
+                    "Update",
+                    "Self-service Password Management",
+                    json!([]),
+                ),
+                3 => (
+                    "Register device",
+                    "Device",
+                    "Add",
+                    "Core Directory",
+                    json!([{"displayName": "DeviceOSType", "oldValue": null, "newValue": "\"IPhone\""}]),
+                ),
+                _ => (
+                    "User registered security info",
+                    "UserManagement",
+                    "Add",
+                    "Authentication Methods",
+                    json!([]),
+                ),
             };
-            let by_self = matches!(activity, "Reset password (self-service)" | "User registered security info" | "Register device");
+            let by_self = matches!(
+                activity,
+                "Reset password (self-service)"
+                    | "User registered security info"
+                    | "Register device"
+            );
             let initiator = if by_self { target } else { helpdesk };
-            sink.push(audit_row(org, &mut rng, t, activity, category, op, service, initiator, target, props, None))?;
+            sink.push(audit_row(
+                org, &mut rng, t, activity, category, op, service, initiator, target, props, None,
+            ))?;
         }
     }
-    let _ = DAY;
     Ok(())
 }
 
@@ -452,6 +615,5 @@ pub fn audit_row(
         .set("InitiatedBy", json!({"user": {"id": initiator.object_id, "displayName": initiator.display, "userPrincipalName": initiator.upn, "ipAddress": ip}}))
         .set("TargetResources", json!([{"id": target.object_id, "displayName": target.display, "type": "User", "userPrincipalName": target.upn, "modifiedProperties": modified}]))
         .set("AdditionalDetails", json!([{"key": "UserType", "value": "Member"}]));
-    let _ = (NETBIOS, digest_guid(&["audit"]));
     row
 }

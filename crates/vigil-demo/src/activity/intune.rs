@@ -80,15 +80,35 @@ pub fn generate(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
             let mut row = Row::new("IntuneDevices", t);
             row.set("DeviceId", intune_id(dev))
                 .set("DeviceName", dev.host.as_str())
-                .set("ManagedDeviceName", format!("{}_Windows_{}", user.map(|u| u.sam.as_str()).unwrap_or("lab"), &iso(t)[..10]))
+                .set(
+                    "ManagedDeviceName",
+                    format!(
+                        "{}_Windows_{}",
+                        user.map(|u| u.sam.as_str()).unwrap_or("lab"),
+                        &iso(t)[..10]
+                    ),
+                )
                 .set("ReferenceId", dev.aad_id.as_str())
                 .text("UPN", upn)
                 .text("UserEmail", upn)
                 .text("UserName", user.map(|u| u.display.as_str()).unwrap_or(""))
-                .text("PrimaryUser", user.map(|u| u.object_id.as_str()).unwrap_or(""))
+                .text(
+                    "PrimaryUser",
+                    user.map(|u| u.object_id.as_str()).unwrap_or(""),
+                )
                 .set("OS", "Windows")
-                .set("OSVersion", format!("10.0.{}.{}", dev.os.build, dev.os.revision))
-                .set("CompliantState", if noncompliant { "Noncompliant" } else { "Compliant" })
+                .set(
+                    "OSVersion",
+                    format!("10.0.{}.{}", dev.os.build, dev.os.revision),
+                )
+                .set(
+                    "CompliantState",
+                    if noncompliant {
+                        "Noncompliant"
+                    } else {
+                        "Compliant"
+                    },
+                )
                 .set("Ownership", "Corporate")
                 .set("ManagedBy", "Co-managed")
                 .set("JoinType", "Hybrid Azure AD joined")
@@ -96,12 +116,21 @@ pub fn generate(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
                 .set("Manufacturer", dev.vendor)
                 .set("SerialNumber", dev.serial.as_str())
                 .set("LastContact", iso(t - 40 * 60_000))
-                .set("CreatedDate", iso(ctx.clock.start - (200 + dev.index as i64) * DAY))
+                .set(
+                    "CreatedDate",
+                    iso(ctx.clock.start - (200 + dev.index as i64) * DAY),
+                )
                 .set("DeviceState", "Managed")
-                .set("EncryptionStatusString", if noncompliant { "False" } else { "True" })
+                .set(
+                    "EncryptionStatusString",
+                    if noncompliant { "False" } else { "True" },
+                )
                 .set("SkuFamily", "Enterprise")
                 .set("StorageTotal", 476_000)
-                .set("StorageFree", 120_000 + (dev.index as i64 * 7_919) % 200_000)
+                .set(
+                    "StorageFree",
+                    120_000 + (dev.index as i64 * 7_919) % 200_000,
+                )
                 .set("DeviceRegistrationState", "Registered")
                 .set("CategoryName", user.map(|u| u.department).unwrap_or("Lab"))
                 .set("GraphDeviceIsManaged", true)
@@ -133,7 +162,14 @@ pub fn generate(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
             let mut row = Row::new("IntuneGroupMembership", snapshot);
             row.set("GroupId", group_id(g))
                 .set("GroupName", g.as_str())
-                .set("GroupType", if g.ends_with("Team") { "Microsoft 365" } else { "Security" })
+                .set(
+                    "GroupType",
+                    if g.ends_with("Team") {
+                        "Microsoft 365"
+                    } else {
+                        "Security"
+                    },
+                )
                 .set("MembershipType", "Assigned")
                 .set("MemberType", "User")
                 .set("MemberId", u.object_id.as_str())
@@ -147,26 +183,88 @@ pub fn generate(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
 
 fn apps(ctx: &Ctx<'_>, dev: &Device, upn: &str, t: i64, sink: &mut Sink) -> Result<(), Error> {
     let software = software_of(ctx, dev);
-    let version = |name: &str| {
-        software
-            .iter()
-            .find(|s| s.name == name)
-            .map(|s| s.version)
-    };
+    let version = |name: &str| software.iter().find(|s| s.name == name).map(|s| s.version);
     // App name, type, publisher, TVM name behind it, intent, group.
     let catalog: &[(&str, &str, &str, &str, &str, &str)] = &[
-        ("Microsoft 365 Apps for enterprise", "Microsoft 365 Apps (Windows 10 and later)", "Microsoft", "365_apps_for_enterprise", "Required", "All Windows Devices"),
-        ("Microsoft Teams", "Microsoft Store app (new)", "Microsoft Corporation", "teams", "Required", "All Windows Devices"),
-        ("Microsoft Edge", "Microsoft Edge (Windows 10 and later)", "Microsoft", "edge_chromium-based", "Required", "All Windows Devices"),
-        ("Company Portal", "Microsoft Store app (new)", "Microsoft Corporation", "", "Required", "All Windows Devices"),
-        ("Adobe Acrobat Reader DC", "Windows app (Win32)", "Adobe", "acrobat_reader_dc", "Required", "All Windows Devices"),
-        ("7-Zip", "Windows app (Win32)", "Igor Pavlov", "7-zip", "Available", "All Staff"),
-        ("SOLIDWORKS 2024", "Windows app (Win32)", "Dassault Systemes", "solidworks", "Required", "CAD Licence Holders"),
-        ("Visual Studio Code", "Windows app (Win32)", "Microsoft Corporation", "visual_studio_code", "Available", "All Staff"),
-        ("Notepad++", "Windows app (Win32)", "Notepad++ Team", "notepad++", "Available", "IT Staff"),
+        (
+            "Microsoft 365 Apps for enterprise",
+            "Microsoft 365 Apps (Windows 10 and later)",
+            "Microsoft",
+            "365_apps_for_enterprise",
+            "Required",
+            "All Windows Devices",
+        ),
+        (
+            "Microsoft Teams",
+            "Microsoft Store app (new)",
+            "Microsoft Corporation",
+            "teams",
+            "Required",
+            "All Windows Devices",
+        ),
+        (
+            "Microsoft Edge",
+            "Microsoft Edge (Windows 10 and later)",
+            "Microsoft",
+            "edge_chromium-based",
+            "Required",
+            "All Windows Devices",
+        ),
+        (
+            "Company Portal",
+            "Microsoft Store app (new)",
+            "Microsoft Corporation",
+            "",
+            "Required",
+            "All Windows Devices",
+        ),
+        (
+            "Adobe Acrobat Reader DC",
+            "Windows app (Win32)",
+            "Adobe",
+            "acrobat_reader_dc",
+            "Required",
+            "All Windows Devices",
+        ),
+        (
+            "7-Zip",
+            "Windows app (Win32)",
+            "Igor Pavlov",
+            "7-zip",
+            "Available",
+            "All Staff",
+        ),
+        (
+            "SOLIDWORKS 2024",
+            "Windows app (Win32)",
+            "Dassault Systemes",
+            "solidworks",
+            "Required",
+            "CAD Licence Holders",
+        ),
+        (
+            "Visual Studio Code",
+            "Windows app (Win32)",
+            "Microsoft Corporation",
+            "visual_studio_code",
+            "Available",
+            "All Staff",
+        ),
+        (
+            "Notepad++",
+            "Windows app (Win32)",
+            "Notepad++ Team",
+            "notepad++",
+            "Available",
+            "IT Staff",
+        ),
     ];
     for (name, ty, publisher, tvm, intent, group) in catalog {
-        let installed = if tvm.is_empty() { Some("11.2.1002.0") } else { version(tvm) };
+        let installed = if tvm.is_empty() {
+            Some("11.2.1002.0")
+        } else {
+            version(tvm)
+        };
         let offered = installed.is_some() || *intent == "Required" && !matches!(*tvm, "solidworks");
         if !offered {
             continue;
@@ -191,30 +289,180 @@ fn apps(ctx: &Ctx<'_>, dev: &Device, upn: &str, t: i64, sink: &mut Sink) -> Resu
     Ok(())
 }
 
-fn configuration(org: &Org, dev: &Device, upn: &str, noncompliant: bool, t: i64, sink: &mut Sink) -> Result<(), Error> {
-    let dept = dev.primary_user.map(|u| org.users[u].department).unwrap_or("Lab");
-    let usb = if usb_allowed(org, dev) { "Allowed" } else { "Blocked" };
+fn configuration(
+    org: &Org,
+    dev: &Device,
+    upn: &str,
+    noncompliant: bool,
+    t: i64,
+    sink: &mut Sink,
+) -> Result<(), Error> {
+    let dept = dev
+        .primary_user
+        .map(|u| org.users[u].department)
+        .unwrap_or("Lab");
+    let usb = if usb_allowed(org, dev) {
+        "Allowed"
+    } else {
+        "Blocked"
+    };
     let asr = if dept == "Finance" { "Audit" } else { "Block" };
-    let bitlocker_state = if noncompliant { ("Error", 65_000) } else { ("Succeeded", 0) };
+    let bitlocker_state = if noncompliant {
+        ("Error", 65_000)
+    } else {
+        ("Succeeded", 0)
+    };
     // Policy, type, group, setting, value, state, error code.
     let mut settings: Vec<(&str, &str, &str, &str, String, &str, i64)> = vec![
-        ("Windows - Security Baseline", "Settings catalog", "All Windows Devices", "Require device encryption (BitLocker)", "Enabled".into(), bitlocker_state.0, bitlocker_state.1),
-        ("Windows - Security Baseline", "Settings catalog", "All Windows Devices", "Defender real-time protection", "On".into(), "Succeeded", 0),
-        ("Windows - Security Baseline", "Settings catalog", "All Windows Devices", "Firewall domain profile", "On".into(), "Succeeded", 0),
-        ("Windows - Security Baseline", "Settings catalog", "All Windows Devices", "LSA protection (RunAsPPL)", if dept == "Finance" { "Disabled".into() } else { "Enabled".into() }, "Succeeded", 0),
-        ("ASR rules", "Endpoint security - Attack surface reduction", "All Windows Devices", "Block all Office applications from creating child processes", asr.into(), "Succeeded", 0),
-        ("ASR rules", "Endpoint security - Attack surface reduction", "All Windows Devices", "Block credential stealing from the Windows local security authority subsystem", "Block".into(), if dept == "Finance" { "Conflict" } else { "Succeeded" }, if dept == "Finance" { 65_000 } else { 0 }),
-        ("Windows Update ring - Broad", "Update rings for Windows 10 and later", "All Windows Devices", "Quality update deferral period (days)", "7".into(), "Succeeded", 0),
-        ("Windows Update ring - Broad", "Update rings for Windows 10 and later", "All Windows Devices", "Feature update deferral period (days)", "90".into(), "Succeeded", 0),
-        ("Compliance - Windows", "Compliance policy", "All Windows Devices", "Require BitLocker", "Require".into(), if noncompliant { "Error" } else { "Succeeded" }, 0),
-        ("Compliance - Windows", "Compliance policy", "All Windows Devices", "Minimum OS version", "10.0.19045.5011".into(), "Succeeded", 0),
-        ("Device control - Removable storage", "Endpoint security - Attack surface reduction", if usb == "Allowed" { "USB Storage Allowed" } else { "All Windows Devices" }, "Removable storage write access", usb.into(), "Succeeded", 0),
-        ("Wi-Fi - TRE-Corp", "Wi-Fi", "All Windows Devices", "Network name (SSID)", "TRE-Corp".into(), "Succeeded", 0),
-        ("Wi-Fi - TRE-Corp", "Wi-Fi", "All Windows Devices", "Wireless security type", "WPA2-Enterprise".into(), "Succeeded", 0),
+        (
+            "Windows - Security Baseline",
+            "Settings catalog",
+            "All Windows Devices",
+            "Require device encryption (BitLocker)",
+            "Enabled".into(),
+            bitlocker_state.0,
+            bitlocker_state.1,
+        ),
+        (
+            "Windows - Security Baseline",
+            "Settings catalog",
+            "All Windows Devices",
+            "Defender real-time protection",
+            "On".into(),
+            "Succeeded",
+            0,
+        ),
+        (
+            "Windows - Security Baseline",
+            "Settings catalog",
+            "All Windows Devices",
+            "Firewall domain profile",
+            "On".into(),
+            "Succeeded",
+            0,
+        ),
+        (
+            "Windows - Security Baseline",
+            "Settings catalog",
+            "All Windows Devices",
+            "LSA protection (RunAsPPL)",
+            if dept == "Finance" {
+                "Disabled".into()
+            } else {
+                "Enabled".into()
+            },
+            "Succeeded",
+            0,
+        ),
+        (
+            "ASR rules",
+            "Endpoint security - Attack surface reduction",
+            "All Windows Devices",
+            "Block all Office applications from creating child processes",
+            asr.into(),
+            "Succeeded",
+            0,
+        ),
+        (
+            "ASR rules",
+            "Endpoint security - Attack surface reduction",
+            "All Windows Devices",
+            "Block credential stealing from the Windows local security authority subsystem",
+            "Block".into(),
+            if dept == "Finance" {
+                "Conflict"
+            } else {
+                "Succeeded"
+            },
+            if dept == "Finance" { 65_000 } else { 0 },
+        ),
+        (
+            "Windows Update ring - Broad",
+            "Update rings for Windows 10 and later",
+            "All Windows Devices",
+            "Quality update deferral period (days)",
+            "7".into(),
+            "Succeeded",
+            0,
+        ),
+        (
+            "Windows Update ring - Broad",
+            "Update rings for Windows 10 and later",
+            "All Windows Devices",
+            "Feature update deferral period (days)",
+            "90".into(),
+            "Succeeded",
+            0,
+        ),
+        (
+            "Compliance - Windows",
+            "Compliance policy",
+            "All Windows Devices",
+            "Require BitLocker",
+            "Require".into(),
+            if noncompliant { "Error" } else { "Succeeded" },
+            0,
+        ),
+        (
+            "Compliance - Windows",
+            "Compliance policy",
+            "All Windows Devices",
+            "Minimum OS version",
+            "10.0.19045.5011".into(),
+            "Succeeded",
+            0,
+        ),
+        (
+            "Device control - Removable storage",
+            "Endpoint security - Attack surface reduction",
+            if usb == "Allowed" {
+                "USB Storage Allowed"
+            } else {
+                "All Windows Devices"
+            },
+            "Removable storage write access",
+            usb.into(),
+            "Succeeded",
+            0,
+        ),
+        (
+            "Wi-Fi - TRE-Corp",
+            "Wi-Fi",
+            "All Windows Devices",
+            "Network name (SSID)",
+            "TRE-Corp".into(),
+            "Succeeded",
+            0,
+        ),
+        (
+            "Wi-Fi - TRE-Corp",
+            "Wi-Fi",
+            "All Windows Devices",
+            "Wireless security type",
+            "WPA2-Enterprise".into(),
+            "Succeeded",
+            0,
+        ),
     ];
     if dev.role == Role::AdminWorkstation {
-        settings.push(("Privileged Access Workstation", "Settings catalog", "PAW Devices", "Block web browsing to the internet", "Enabled".into(), "Succeeded", 0));
-        settings.push(("Privileged Access Workstation", "Settings catalog", "PAW Devices", "Local administrators", "Tier0 Admins only".into(), "Succeeded", 0));
+        settings.push((
+            "Privileged Access Workstation",
+            "Settings catalog",
+            "PAW Devices",
+            "Block web browsing to the internet",
+            "Enabled".into(),
+            "Succeeded",
+            0,
+        ));
+        settings.push((
+            "Privileged Access Workstation",
+            "Settings catalog",
+            "PAW Devices",
+            "Local administrators",
+            "Tier0 Admins only".into(),
+            "Succeeded",
+            0,
+        ));
     }
     for (policy, ty, group, name, value, state, code) in settings {
         let mut row = Row::new("IntuneDeviceConfiguration", t);

@@ -19,7 +19,11 @@ pub struct Software {
 }
 
 const fn sw(vendor: &'static str, name: &'static str, version: &'static str) -> Software {
-    Software { vendor, name, version }
+    Software {
+        vendor,
+        name,
+        version,
+    }
 }
 
 /// A real CVE of a product version: id, severity, the fix to recommend.
@@ -35,15 +39,60 @@ pub const CONFLUENCE: Software = sw("atlassian", "confluence_server", "7.18.0");
 /// Vulnerable versions in the fleet and the CVEs that affect them. CVE-2022-26134,
 /// CVE-2023-38831, CVE-2025-0411 and CVE-2023-26369 are in CISA's KEV catalog.
 pub const CVES: &[Cve] = &[
-    Cve { software: sw("igor_pavlov", "7-zip", "23.01"), id: "CVE-2024-11477", severity: "High", fix: "Update 7-Zip to 24.09 or later" },
-    Cve { software: sw("igor_pavlov", "7-zip", "23.01"), id: "CVE-2025-0411", severity: "High", fix: "Update 7-Zip to 24.09 or later" },
-    Cve { software: sw("rarlab", "winrar", "6.22"), id: "CVE-2023-38831", severity: "High", fix: "Update WinRAR to 6.23 or later" },
-    Cve { software: sw("rarlab", "winrar", "6.22"), id: "CVE-2023-40477", severity: "High", fix: "Update WinRAR to 6.23 or later" },
-    Cve { software: sw("adobe", "acrobat_reader_dc", "23.003.20269"), id: "CVE-2023-26369", severity: "High", fix: "Update Adobe Acrobat Reader to 23.006.20320 or later" },
-    Cve { software: sw("notepad++", "notepad++", "8.5.4"), id: "CVE-2023-40031", severity: "High", fix: "Update Notepad++ to 8.5.7 or later" },
-    Cve { software: CONFLUENCE, id: "CVE-2022-26134", severity: "Critical", fix: "Update Confluence Server to 7.18.1 or later" },
-    Cve { software: sw("openbsd", "openssh", "8.2p1"), id: "CVE-2023-38408", severity: "Critical", fix: "Update OpenSSH to 9.3p2 or later" },
-    Cve { software: sw("f5", "nginx", "1.18.0"), id: "CVE-2021-23017", severity: "High", fix: "Update nginx to 1.20.1 or later" },
+    Cve {
+        software: sw("igor_pavlov", "7-zip", "23.01"),
+        id: "CVE-2024-11477",
+        severity: "High",
+        fix: "Update 7-Zip to 24.09 or later",
+    },
+    Cve {
+        software: sw("igor_pavlov", "7-zip", "23.01"),
+        id: "CVE-2025-0411",
+        severity: "High",
+        fix: "Update 7-Zip to 24.09 or later",
+    },
+    Cve {
+        software: sw("rarlab", "winrar", "6.22"),
+        id: "CVE-2023-38831",
+        severity: "High",
+        fix: "Update WinRAR to 6.23 or later",
+    },
+    Cve {
+        software: sw("rarlab", "winrar", "6.22"),
+        id: "CVE-2023-40477",
+        severity: "High",
+        fix: "Update WinRAR to 6.23 or later",
+    },
+    Cve {
+        software: sw("adobe", "acrobat_reader_dc", "23.003.20269"),
+        id: "CVE-2023-26369",
+        severity: "High",
+        fix: "Update Adobe Acrobat Reader to 23.006.20320 or later",
+    },
+    Cve {
+        software: sw("notepad++", "notepad++", "8.5.4"),
+        id: "CVE-2023-40031",
+        severity: "High",
+        fix: "Update Notepad++ to 8.5.7 or later",
+    },
+    Cve {
+        software: CONFLUENCE,
+        id: "CVE-2022-26134",
+        severity: "Critical",
+        fix: "Update Confluence Server to 7.18.1 or later",
+    },
+    Cve {
+        software: sw("openbsd", "openssh", "8.2p1"),
+        id: "CVE-2023-38408",
+        severity: "Critical",
+        fix: "Update OpenSSH to 9.3p2 or later",
+    },
+    Cve {
+        software: sw("f5", "nginx", "1.18.0"),
+        id: "CVE-2021-23017",
+        severity: "High",
+        fix: "Update nginx to 1.20.1 or later",
+    },
 ];
 
 /// The software on a device, drawn once per seed and device.
@@ -51,10 +100,22 @@ pub fn software_of(ctx: &Ctx<'_>, dev: &Device) -> Vec<Software> {
     let mut rng = ctx.rng(&format!("software-{}", dev.name));
     let mut out = Vec::new();
     if dev.role.is_linux() {
-        let ssh = if dev.os.version == "20.4" { "8.2p1" } else { "8.9p1" };
+        let ssh = if dev.os.version == "20.4" {
+            "8.2p1"
+        } else {
+            "8.9p1"
+        };
         out.push(sw("canonical", "ubuntu_linux", dev.os.version_info));
         out.push(sw("openbsd", "openssh", ssh));
-        out.push(sw("openssl", "openssl", if dev.os.version == "20.4" { "1.1.1f" } else { "3.0.2" }));
+        out.push(sw(
+            "openssl",
+            "openssl",
+            if dev.os.version == "20.4" {
+                "1.1.1f"
+            } else {
+                "3.0.2"
+            },
+        ));
         match dev.role {
             Role::LinuxWiki => {
                 out.push(CONFLUENCE);
@@ -77,11 +138,19 @@ pub fn software_of(ctx: &Ctx<'_>, dev: &Device) -> Vec<Software> {
         _ => sw("microsoft", "windows_server_2019", "10.0.17763.6532"),
     });
     out.push(sw("microsoft", "edge_chromium-based", "133.0.3065.92"));
-    out.push(sw("microsoft", "defender_for_endpoint", "10.8760.22621.1010"));
+    out.push(sw(
+        "microsoft",
+        "defender_for_endpoint",
+        "10.8760.22621.1010",
+    ));
     if dev.role.is_server() {
         match dev.role {
             Role::Sql => out.push(sw("microsoft", "sql_server_2019", "15.0.4405.4")),
-            Role::App => out.push(sw("microsoft", "internet_information_services", "10.0.20348.2966")),
+            Role::App => out.push(sw(
+                "microsoft",
+                "internet_information_services",
+                "10.0.20348.2966",
+            )),
             Role::Backup => out.push(sw("veeam", "backup_and_replication", "12.3.0.310")),
             _ => {}
         }
@@ -90,7 +159,11 @@ pub fn software_of(ctx: &Ctx<'_>, dev: &Device) -> Vec<Software> {
         }
         return out;
     }
-    out.push(sw("microsoft", "365_apps_for_enterprise", "16.0.17928.20392"));
+    out.push(sw(
+        "microsoft",
+        "365_apps_for_enterprise",
+        "16.0.17928.20392",
+    ));
     out.push(sw("microsoft", "teams", "24335.208.3315.1951"));
     out.push(sw("microsoft", "onedrive", "24.246.1204.0003"));
     out.push(if rng.chance(0.3) {
@@ -121,7 +194,11 @@ pub fn software_of(ctx: &Ctx<'_>, dev: &Device) -> Vec<Software> {
             out.push(sw("microsoft", "visual_studio_code", "1.97.2"));
         }
         "IT" => {
-            out.push(sw("notepad++", "notepad++", if rng.chance(0.5) { "8.5.4" } else { "8.7.7" }));
+            out.push(sw(
+                "notepad++",
+                "notepad++",
+                if rng.chance(0.5) { "8.5.4" } else { "8.7.7" },
+            ));
             out.push(sw("microsoft", "visual_studio_code", "1.97.2"));
             out.push(sw("wireshark", "wireshark", "4.4.3"));
         }
@@ -147,14 +224,28 @@ pub fn generate(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
             row.set("SoftwareVendor", sw.vendor)
                 .set("SoftwareName", sw.name)
                 .set("SoftwareVersion", sw.version)
-                .set("ProductCodeCpe", format!("cpe:2.3:a:{}:{}:{}:*:*:*:*:*:*:*", sw.vendor, sw.name, sw.version))
-                .set("EndOfSupportStatus", if sw.name == "windows_10" { "Upcoming EOS Version" } else { "" });
+                .set(
+                    "ProductCodeCpe",
+                    format!(
+                        "cpe:2.3:a:{}:{}:{}:*:*:*:*:*:*:*",
+                        sw.vendor, sw.name, sw.version
+                    ),
+                )
+                .set(
+                    "EndOfSupportStatus",
+                    if sw.name == "windows_10" {
+                        "Upcoming EOS Version"
+                    } else {
+                        ""
+                    },
+                );
             if sw.name == "windows_10" {
                 row.set("EndOfSupportDate", "2025-10-14T00:00:00.000Z");
             }
             sink.push(row)?;
             for cve in CVES.iter().filter(|c| c.software == sw) {
-                let mut v = crate::events::device_row("DeviceTvmSoftwareVulnerabilities", snapshot, dev);
+                let mut v =
+                    crate::events::device_row("DeviceTvmSoftwareVulnerabilities", snapshot, dev);
                 os_fields(&mut v, dev);
                 v.set("SoftwareVendor", sw.vendor)
                     .set("SoftwareName", sw.name)
@@ -193,32 +284,58 @@ fn device_info(ctx: &Ctx<'_>, org: &Org, dev: &Device, sink: &mut Sink) -> Resul
             continue;
         }
         let mut row = crate::events::device_row("DeviceInfo", t, dev);
-        row.set("ClientVersion", if dev.role.is_linux() { "101.24112.0001" } else { "10.8760.22621.1010" })
-            .text("PublicIP", dev.public_ip.as_deref().unwrap_or(""))
-            .set("OSArchitecture", "64-bit")
-            .set("OSPlatform", dev.os.platform)
-            .set("OSVersion", dev.os.version)
-            .set("OSVersionInfo", dev.os.version_info)
-            .text("OSDistribution", dev.os.distribution)
-            .set("IsAzureADJoined", dev.role.is_windows() && !dev.role.is_server())
-            .set("JoinType", if dev.role.is_linux() { "" } else if dev.role.is_server() { "Domain Joined" } else { "Hybrid Azure AD Join" })
-            .set("LoggedOnUsers", logged_on.as_str())
-            .set("DeviceCategory", "Endpoint")
-            .set("DeviceType", if dev.role.is_server() { "Server" } else { "Workstation" })
-            .set("Model", dev.model)
-            .set("Vendor", dev.vendor)
-            .set("OnboardingStatus", "Onboarded")
-            .set("SensorHealthState", "Active")
-            .set("ExposureLevel", dev.exposure)
-            .set("IsInternetFacing", dev.internet_facing)
-            .set("AssetValue", dev.asset_value)
-            .set("IsExcluded", false)
-            .set("IsTransient", false)
-            .set("DeviceManualTags", canonical(&json!(tags)))
-            .set("DeviceDynamicTags", "[]")
-            .set("HardwareUuid", crate::rng::digest_guid(&["hw", &dev.name]))
-            .set("MergedDeviceIds", "[]")
-            .set("DeviceObjectId", dev.aad_id.as_str());
+        row.set(
+            "ClientVersion",
+            if dev.role.is_linux() {
+                "101.24112.0001"
+            } else {
+                "10.8760.22621.1010"
+            },
+        )
+        .text("PublicIP", dev.public_ip.as_deref().unwrap_or(""))
+        .set("OSArchitecture", "64-bit")
+        .set("OSPlatform", dev.os.platform)
+        .set("OSVersion", dev.os.version)
+        .set("OSVersionInfo", dev.os.version_info)
+        .text("OSDistribution", dev.os.distribution)
+        .set(
+            "IsAzureADJoined",
+            dev.role.is_windows() && !dev.role.is_server(),
+        )
+        .set(
+            "JoinType",
+            if dev.role.is_linux() {
+                ""
+            } else if dev.role.is_server() {
+                "Domain Joined"
+            } else {
+                "Hybrid Azure AD Join"
+            },
+        )
+        .set("LoggedOnUsers", logged_on.as_str())
+        .set("DeviceCategory", "Endpoint")
+        .set(
+            "DeviceType",
+            if dev.role.is_server() {
+                "Server"
+            } else {
+                "Workstation"
+            },
+        )
+        .set("Model", dev.model)
+        .set("Vendor", dev.vendor)
+        .set("OnboardingStatus", "Onboarded")
+        .set("SensorHealthState", "Active")
+        .set("ExposureLevel", dev.exposure)
+        .set("IsInternetFacing", dev.internet_facing)
+        .set("AssetValue", dev.asset_value)
+        .set("IsExcluded", false)
+        .set("IsTransient", false)
+        .set("DeviceManualTags", canonical(&json!(tags)))
+        .set("DeviceDynamicTags", "[]")
+        .set("HardwareUuid", crate::rng::digest_guid(&["hw", &dev.name]))
+        .set("MergedDeviceIds", "[]")
+        .set("DeviceObjectId", dev.aad_id.as_str());
         if dev.role.is_windows() {
             row.set("OSBuild", dev.os.build)
                 .set("OsBuildRevision", dev.os.revision)
@@ -234,7 +351,11 @@ fn device_info(ctx: &Ctx<'_>, org: &Org, dev: &Device, sink: &mut Sink) -> Resul
         if dev.internet_facing {
             extra["InternetFacingReason"] = json!("ExternalNetworkConnection");
             extra["InternetFacingPublicScannedIp"] = json!(dev.public_ip);
-            extra["InternetFacingLocalPort"] = json!(if dev.role == Role::LinuxWiki { 8090 } else { 443 });
+            extra["InternetFacingLocalPort"] = json!(if dev.role == Role::LinuxWiki {
+                8090
+            } else {
+                443
+            });
         }
         row.json_text("AdditionalFields", &extra);
         sink.push(row)?;
@@ -261,6 +382,19 @@ fn network_info(dev: &Device, t: i64, rng: &mut Rng, sink: &mut Sink) -> Result<
     sink.push(row)
 }
 
+/// Subject, issuer, store, valid from, valid until, subject type, extended key usage,
+/// friendly name.
+type CertRow<'a> = (
+    serde_json::Value,
+    serde_json::Value,
+    &'a str,
+    i64,
+    i64,
+    &'a str,
+    &'a str,
+    &'a str,
+);
+
 /// Certificates in the local machine store: the machine's own one from the company CA
 /// (the previous one, expired, is often still there), the CA chain, and on servers the
 /// TLS certificates of the services they host.
@@ -271,43 +405,128 @@ fn certificates(ctx: &Ctx<'_>, dev: &Device, t: i64, sink: &mut Sink) -> Result<
     let root = json!({"CommonName": "Tamarack Root CA", "OrganizationName": "Tamarack Ridge Engineering", "CountryName": "NL"});
     let public_ca = json!({"CommonName": "Example Public TLS CA R2", "OrganizationName": "Example Trust Services", "CountryName": "US"});
     let machine = json!({"CommonName": dev.name, "OrganizationName": "Tamarack Ridge Engineering"});
-    let mut certs: Vec<(serde_json::Value, serde_json::Value, &str, i64, i64, &str, &str, &str)> = Vec::new();
+    let mut certs: Vec<CertRow<'_>> = Vec::new();
     let issued = now - rng.range(30, 300) * DAY;
-    certs.push((machine.clone(), issuing.clone(), "Local Machine\\Personal", issued, issued + 365 * DAY, "End entity", "Client Authentication, Server Authentication", "Machine"));
+    certs.push((
+        machine.clone(),
+        issuing.clone(),
+        "Local Machine\\Personal",
+        issued,
+        issued + 365 * DAY,
+        "End entity",
+        "Client Authentication, Server Authentication",
+        "Machine",
+    ));
     if rng.chance(0.35) {
         let old = issued - 365 * DAY;
-        certs.push((machine.clone(), issuing.clone(), "Local Machine\\Personal", old, old + 365 * DAY, "End entity", "Client Authentication, Server Authentication", "Machine (previous)"));
+        certs.push((
+            machine.clone(),
+            issuing.clone(),
+            "Local Machine\\Personal",
+            old,
+            old + 365 * DAY,
+            "End entity",
+            "Client Authentication, Server Authentication",
+            "Machine (previous)",
+        ));
     }
-    certs.push((issuing.clone(), root.clone(), "Local Machine\\Intermediate Certification Authorities", now - 900 * DAY, now + 925 * DAY, "CA", "", "Tamarack Issuing CA 01"));
-    certs.push((root.clone(), root.clone(), "Local Machine\\Trusted Root Certification Authorities", now - 2_000 * DAY, now + 1_650 * DAY, "CA", "", "Tamarack Root CA"));
+    certs.push((
+        issuing.clone(),
+        root.clone(),
+        "Local Machine\\Intermediate Certification Authorities",
+        now - 900 * DAY,
+        now + 925 * DAY,
+        "CA",
+        "",
+        "Tamarack Issuing CA 01",
+    ));
+    certs.push((
+        root.clone(),
+        root.clone(),
+        "Local Machine\\Trusted Root Certification Authorities",
+        now - 2_000 * DAY,
+        now + 1_650 * DAY,
+        "CA",
+        "",
+        "Tamarack Root CA",
+    ));
     match dev.role {
         Role::App => {
             let intranet = json!({"CommonName": "intranet.tamarack.example", "OrganizationName": "Tamarack Ridge Engineering"});
             let erp = json!({"CommonName": "erp.tamarack.example", "OrganizationName": "Tamarack Ridge Engineering"});
-            certs.push((intranet, issuing.clone(), "Local Machine\\Personal", now - 345 * DAY, now + 20 * DAY, "End entity", "Server Authentication", "Intranet TLS"));
-            certs.push((erp, issuing.clone(), "Local Machine\\Personal", now - 400 * DAY, now - 35 * DAY, "End entity", "Server Authentication", "ERP TLS"));
+            certs.push((
+                intranet,
+                issuing.clone(),
+                "Local Machine\\Personal",
+                now - 345 * DAY,
+                now + 20 * DAY,
+                "End entity",
+                "Server Authentication",
+                "Intranet TLS",
+            ));
+            certs.push((
+                erp,
+                issuing.clone(),
+                "Local Machine\\Personal",
+                now - 400 * DAY,
+                now - 35 * DAY,
+                "End entity",
+                "Server Authentication",
+                "ERP TLS",
+            ));
         }
         Role::LinuxWiki => {
             let wiki = json!({"CommonName": "wiki.tamarack.example", "OrganizationName": "Tamarack Ridge Engineering"});
-            certs.push((wiki, public_ca.clone(), "/etc/ssl/certs", now - 100 * DAY, now - 10 * DAY, "End entity", "Server Authentication", "wiki.tamarack.example"));
+            certs.push((
+                wiki,
+                public_ca.clone(),
+                "/etc/ssl/certs",
+                now - 100 * DAY,
+                now - 10 * DAY,
+                "End entity",
+                "Server Authentication",
+                "wiki.tamarack.example",
+            ));
         }
         Role::LinuxWeb => {
             let www = json!({"CommonName": "www.tamarack.example", "OrganizationName": "Tamarack Ridge Engineering"});
-            certs.push((www, public_ca.clone(), "/etc/ssl/certs", now - 60 * DAY, now + 30 * DAY, "End entity", "Server Authentication", "www.tamarack.example"));
+            certs.push((
+                www,
+                public_ca.clone(),
+                "/etc/ssl/certs",
+                now - 60 * DAY,
+                now + 30 * DAY,
+                "End entity",
+                "Server Authentication",
+                "www.tamarack.example",
+            ));
         }
         Role::Sql => {
             let sql = json!({"CommonName": "tre-sql01.tamarack.example"});
-            certs.push((sql, json!({"CommonName": "tre-sql01.tamarack.example"}), "Local Machine\\Personal", now - 800 * DAY, now - 70 * DAY, "End entity", "Server Authentication", "SQL Server self-signed"));
+            certs.push((
+                sql,
+                json!({"CommonName": "tre-sql01.tamarack.example"}),
+                "Local Machine\\Personal",
+                now - 800 * DAY,
+                now - 70 * DAY,
+                "End entity",
+                "Server Authentication",
+                "SQL Server self-signed",
+            ));
         }
         _ => {}
     }
     for (to, by, path, from, until, subject_type, eku, friendly) in certs {
-        let thumb = digest_hex(&["cert", &dev.name, friendly, &from.to_string()], 40).to_uppercase();
+        let thumb =
+            digest_hex(&["cert", &dev.name, friendly, &from.to_string()], 40).to_uppercase();
         let mut row = crate::events::device_row("DeviceTvmCertificateInfo", t, dev);
         row.set("Thumbprint", thumb.as_str())
             .set("Path", path)
             .set("SignatureAlgorithm", "sha256RSA")
-            .set("KeySize", if subject_type == "CA" { "4096" } else { "2048" })
+            .set(
+                "KeySize",
+                if subject_type == "CA" { "4096" } else { "2048" },
+            )
             .time("IssueDate", from)
             .time("ExpirationDate", until)
             .set("SubjectType", subject_type)
@@ -315,7 +534,14 @@ fn certificates(ctx: &Ctx<'_>, dev: &Device, t: i64, sink: &mut Sink) -> Result<
             .set("IssuedTo", to)
             .set("IssuedBy", by)
             .set("FriendlyName", friendly)
-            .set("CertificateUsage", if subject_type == "CA" { "Certificate Signing, Off-line CRL Signing, CRL Signing" } else { "Digital Signature, Key Encipherment" })
+            .set(
+                "CertificateUsage",
+                if subject_type == "CA" {
+                    "Certificate Signing, Off-line CRL Signing, CRL Signing"
+                } else {
+                    "Digital Signature, Key Encipherment"
+                },
+            )
             .text("ExtendedKeyUsage", eku);
         sink.push(row)?;
     }

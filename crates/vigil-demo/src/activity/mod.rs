@@ -13,7 +13,7 @@ mod security;
 mod servers;
 mod sites;
 
-pub use email::{Mail, click, mail_rows};
+pub use email::{Mail, mail_rows};
 pub use identity::{APPS, Client, Outcome, Place, audit_row, signin, workstation_client};
 pub use inventory::CONFLUENCE;
 pub use security::{SecurityFields, security_event};

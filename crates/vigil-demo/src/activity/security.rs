@@ -3,6 +3,7 @@
 //! on the file server.
 
 use serde_json::{Map, Value as Json};
+use vigil_schema::{Catalog, KqlType};
 
 use super::{Ctx, shifts};
 use crate::Error;
@@ -26,7 +27,9 @@ fn activity(id: i64) -> &'static str {
         4769 => "4769 - A Kerberos service ticket was requested.",
         4771 => "4771 - Kerberos pre-authentication failed.",
         5140 => "5140 - A network share object was accessed.",
-        5145 => "5145 - A network share object was checked to see whether client can be granted desired access.",
+        5145 => {
+            "5145 - A network share object was checked to see whether client can be granted desired access."
+        }
         _ => "",
     }
 }
@@ -68,7 +71,19 @@ pub fn security_event(dev: &Device, time: i64, id: i64, fields: &SecurityFields)
                 row.set("AccountDomain", v.as_str());
             }
             key => {
-                row.maybe(key, v.as_str());
+                let numeric = Catalog::builtin()
+                    .table("SecurityEvent")
+                    .and_then(|t| t.column(key))
+                    .is_some_and(|c| matches!(c.kql_type, KqlType::Int | KqlType::Long));
+                match (numeric, v.parse::<i64>()) {
+                    (true, Ok(n)) => {
+                        row.maybe(key, n);
+                    }
+                    (true, Err(_)) => {}
+                    (false, _) => {
+                        row.maybe(key, v.as_str());
+                    }
+                }
             }
         }
     }
@@ -85,8 +100,18 @@ pub fn security_event(dev: &Device, time: i64, id: i64, fields: &SecurityFields)
         .unwrap_or_else(|| NETBIOS.to_string());
     if !who.is_empty() {
         let name = who.split('@').next().unwrap_or(&who).to_string();
-        row.set("Account", format!("{}\\{name}", domain.split('.').next().unwrap_or(&domain)))
-            .set("AccountType", if name.ends_with('$') { "Machine" } else { "User" });
+        row.set(
+            "Account",
+            format!("{}\\{name}", domain.split('.').next().unwrap_or(&domain)),
+        )
+        .set(
+            "AccountType",
+            if name.ends_with('$') {
+                "Machine"
+            } else {
+                "User"
+            },
+        );
     }
     row.json_text("EventData", &Json::Object(data));
     row
@@ -111,39 +136,53 @@ pub fn generate(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
             let t = shift.start;
             let upn_realm = format!("{}@{realm}", user.sam);
             let logon_id = format!("0x{:x}", rng.range(0x100_0000, 0x7FF_FFFF));
-            sink.push(security_event(ws, t, 4624, &f(&[
-                ("SubjectUserSid", "S-1-5-18"),
-                ("SubjectUserName", &format!("{}$", ws.host)),
-                ("SubjectDomainName", NETBIOS),
-                ("TargetUserSid", &user.sid),
-                ("TargetUserName", &user.sam),
-                ("TargetDomainName", NETBIOS),
-                ("TargetLogonId", &logon_id),
-                ("LogonType", if shift.remote { "11" } else { "2" }),
-                ("LogonProcessName", "User32 "),
-                ("AuthenticationPackageName", "Negotiate"),
-                ("WorkstationName", &ws.host),
-                ("ProcessName", "C:\\Windows\\System32\\svchost.exe"),
-                ("IpAddress", "127.0.0.1"),
-                ("IpPort", "0"),
-            ])))?;
+            sink.push(security_event(
+                ws,
+                t,
+                4624,
+                &f(&[
+                    ("SubjectUserSid", "S-1-5-18"),
+                    ("SubjectUserName", &format!("{}$", ws.host)),
+                    ("SubjectDomainName", NETBIOS),
+                    ("TargetUserSid", &user.sid),
+                    ("TargetUserName", &user.sam),
+                    ("TargetDomainName", NETBIOS),
+                    ("TargetLogonId", &logon_id),
+                    ("LogonType", if shift.remote { "11" } else { "2" }),
+                    ("LogonProcessName", "User32 "),
+                    ("AuthenticationPackageName", "Negotiate"),
+                    ("WorkstationName", &ws.host),
+                    ("ProcessName", "C:\\Windows\\System32\\svchost.exe"),
+                    ("IpAddress", "127.0.0.1"),
+                    ("IpPort", "0"),
+                ]),
+            ))?;
             if shift.remote {
                 continue;
             }
-            sink.push(security_event(dc, t - 2 * SECOND, 4768, &f(&[
-                ("TargetUserName", &user.sam),
-                ("TargetDomainName", NETBIOS),
-                ("TargetSid", &user.sid),
-                ("ServiceName", "krbtgt"),
-                ("ServiceSid", &format!("{}-502", crate::org::DOMAIN_SID)),
-                ("TicketOptions", "0x40810010"),
-                ("Status", "0x0"),
-                ("TicketEncryptionType", "0x12"),
-                ("PreAuthType", "2"),
-                ("IpAddress", &ip),
-                ("IpPort", &rng.range(49_152, 65_535).to_string()),
-            ])))?;
-            let mut services = vec!["cifs/tre-fs01.tamarack.example", "ldap/tre-dc01.tamarack.example", "HTTP/intranet.tamarack.example"];
+            sink.push(security_event(
+                dc,
+                t - 2 * SECOND,
+                4768,
+                &f(&[
+                    ("TargetUserName", &user.sam),
+                    ("TargetDomainName", NETBIOS),
+                    ("TargetSid", &user.sid),
+                    ("ServiceName", "krbtgt"),
+                    ("ServiceSid", &format!("{}-502", crate::org::DOMAIN_SID)),
+                    ("TicketOptions", "0x40810010"),
+                    ("Status", "0x0"),
+                    ("TicketEncryptionType", "0x12"),
+                    ("PreAuthType", "2"),
+                    ("IpAddress", &ip),
+                    ("IpPort", &rng.range(49_152, 65_535).to_string()),
+                ]),
+            ))?;
+            let mut services = vec![
+                "cifs/tre-fs01.tamarack.example",
+                "ldap/tre-dc01.tamarack.example",
+                "HTTP/intranet.tamarack.example",
+            ];
             if user.department == "Finance" {
                 services.push("ERPSvc/tre-app01.tamarack.example:8443");
             }
@@ -151,51 +190,79 @@ pub fn generate(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
                 let service_name = match *svc {
                     s if s.starts_with("HTTP/intranet") => "svc_web".to_string(),
                     s if s.starts_with("ERPSvc") => "svc_erp".to_string(),
-                    s => format!("{}$", s.split('/').nth(1).and_then(|h| h.split('.').next()).unwrap_or("tre-dc01").to_uppercase()),
+                    s => format!(
+                        "{}$",
+                        s.split('/')
+                            .nth(1)
+                            .and_then(|h| h.split('.').next())
+                            .unwrap_or("tre-dc01")
+                            .to_uppercase()
+                    ),
                 };
-                sink.push(security_event(dc, t + (k as i64 + 1) * 3 * SECOND, 4769, &f(&[
-                    ("TargetUserName", &upn_realm),
-                    ("TargetDomainName", &realm),
-                    ("ServiceName", &service_name),
-                    ("ServiceSid", &format!("{}-{}", crate::org::DOMAIN_SID, 1000 + k)),
-                    ("TicketOptions", "0x40810000"),
-                    ("TicketEncryptionType", "0x12"),
-                    ("IpAddress", &ip),
-                    ("IpPort", &rng.range(49_152, 65_535).to_string()),
-                    ("Status", "0x0"),
-                    ("LogonGuid", &format!("{{{}}}", rng.guid())),
-                    ("TransmittedServices", "-"),
-                ])))?;
+                sink.push(security_event(
+                    dc,
+                    t + (k as i64 + 1) * 3 * SECOND,
+                    4769,
+                    &f(&[
+                        ("TargetUserName", &upn_realm),
+                        ("TargetDomainName", &realm),
+                        ("ServiceName", &service_name),
+                        (
+                            "ServiceSid",
+                            &format!("{}-{}", crate::org::DOMAIN_SID, 1000 + k),
+                        ),
+                        ("TicketOptions", "0x40810000"),
+                        ("TicketEncryptionType", "0x12"),
+                        ("IpAddress", &ip),
+                        ("IpPort", &rng.range(49_152, 65_535).to_string()),
+                        ("Status", "0x0"),
+                        ("LogonGuid", &format!("{{{}}}", rng.guid())),
+                        ("TransmittedServices", "-"),
+                    ]),
+                ))?;
             }
             let share = format!("\\\\*\\{}", user.department);
-            sink.push(security_event(fs, t + 40 * SECOND, 4624, &f(&[
-                ("SubjectUserSid", "S-1-0-0"),
-                ("SubjectUserName", "-"),
-                ("SubjectDomainName", "-"),
-                ("TargetUserSid", &user.sid),
-                ("TargetUserName", &user.sam),
-                ("TargetDomainName", NETBIOS),
-                ("TargetLogonId", &logon_id),
-                ("LogonType", "3"),
-                ("LogonProcessName", "Kerberos"),
-                ("AuthenticationPackageName", "Kerberos"),
-                ("WorkstationName", "-"),
-                ("IpAddress", &ws.ip),
-                ("IpPort", &rng.range(49_152, 65_535).to_string()),
-            ])))?;
-            sink.push(security_event(fs, t + 41 * SECOND, 5140, &f(&[
-                ("SubjectUserSid", &user.sid),
-                ("SubjectUserName", &user.sam),
-                ("SubjectDomainName", NETBIOS),
-                ("SubjectLogonId", &logon_id),
-                ("ObjectType", "File"),
-                ("IpAddress", &ws.ip),
-                ("IpPort", &rng.range(49_152, 65_535).to_string()),
-                ("ShareName", &share),
-                ("ShareLocalPath", &format!("\\??\\D:\\Shares\\{}", user.department)),
-                ("AccessMask", "0x1"),
-                ("AccessList", "%%4416"),
-            ])))?;
+            sink.push(security_event(
+                fs,
+                t + 40 * SECOND,
+                4624,
+                &f(&[
+                    ("SubjectUserSid", "S-1-0-0"),
+                    ("SubjectUserName", "-"),
+                    ("SubjectDomainName", "-"),
+                    ("TargetUserSid", &user.sid),
+                    ("TargetUserName", &user.sam),
+                    ("TargetDomainName", NETBIOS),
+                    ("TargetLogonId", &logon_id),
+                    ("LogonType", "3"),
+                    ("LogonProcessName", "Kerberos"),
+                    ("AuthenticationPackageName", "Kerberos"),
+                    ("WorkstationName", "-"),
+                    ("IpAddress", &ws.ip),
+                    ("IpPort", &rng.range(49_152, 65_535).to_string()),
+                ]),
+            ))?;
+            sink.push(security_event(
+                fs,
+                t + 41 * SECOND,
+                5140,
+                &f(&[
+                    ("SubjectUserSid", &user.sid),
+                    ("SubjectUserName", &user.sam),
+                    ("SubjectDomainName", NETBIOS),
+                    ("SubjectLogonId", &logon_id),
+                    ("ObjectType", "File"),
+                    ("IpAddress", &ws.ip),
+                    ("IpPort", &rng.range(49_152, 65_535).to_string()),
+                    ("ShareName", &share),
+                    (
+                        "ShareLocalPath",
+                        &format!("\\??\\D:\\Shares\\{}", user.department),
+                    ),
+                    ("AccessMask", "0x1"),
+                    ("AccessList", "%%4416"),
+                ]),
+            ))?;
         }
     }
     Ok(())

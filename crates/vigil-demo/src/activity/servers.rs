@@ -31,7 +31,12 @@ pub fn generate(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
 fn service_processes(ctx: &Ctx<'_>, host: &Host<'_>, sink: &mut Sink) -> Result<(), Error> {
     let dev = host.dev;
     let mut rng = ctx.rng(&format!("service-{}", dev.name));
-    let svc = |sam: &str| ctx.org.service(sam).map(Account::of).unwrap_or_else(Account::system);
+    let svc = |sam: &str| {
+        ctx.org
+            .service(sam)
+            .map(Account::of)
+            .unwrap_or_else(Account::system)
+    };
     match dev.role {
         Role::Sql => {
             let p = Proc::child(&host.services, &proc::SQLSERVR, rng.pid(), "\"C:\\Program Files\\Microsoft SQL Server\\MSSQL15.MSSQLSERVER\\MSSQL\\Binn\\sqlservr.exe\" -sMSSQLSERVER", host.boot + MINUTE)
@@ -41,7 +46,15 @@ fn service_processes(ctx: &Ctx<'_>, host: &Host<'_>, sink: &mut Sink) -> Result<
                     let t = day.at(h + rng.unit() * 0.2);
                     if ctx.clock.contains(t) {
                         let path = format!("D:\\MSSQL\\Backup\\ERP_{}.trn", day.index);
-                        sink.push(events::file(dev, t, &p, "FileCreated", &path, &digest_hex(&["trn", &path], 64), rng.range(5_000_000, 90_000_000)))?;
+                        sink.push(events::file(
+                            dev,
+                            t,
+                            &p,
+                            "FileCreated",
+                            &path,
+                            &digest_hex(&["trn", &path], 64),
+                            rng.range(5_000_000, 90_000_000),
+                        ))?;
                     }
                 }
             }
@@ -56,7 +69,15 @@ fn service_processes(ctx: &Ctx<'_>, host: &Host<'_>, sink: &mut Sink) -> Result<
                     .run_as(svc("svc_web"), "High", 0x3E4_2000);
                 sink.push(events::process_created(dev, &w3wp, &host.svchost[0]))?;
                 let log = format!("C:\\inetpub\\logs\\LogFiles\\W3SVC1\\u_ex{}.log", day.index);
-                sink.push(events::file(dev, t + SECOND, &w3wp, "FileCreated", &log, "", 1_024))?;
+                sink.push(events::file(
+                    dev,
+                    t + SECOND,
+                    &w3wp,
+                    "FileCreated",
+                    &log,
+                    "",
+                    1_024,
+                ))?;
             }
         }
         _ => {}
@@ -96,14 +117,28 @@ fn clients(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
                     is_local_admin: false,
                     failure: None,
                 };
-                sink.push(events::logon(server, t0 + rng.range(1, 30) * SECOND, &host.lsass, &l))?;
+                sink.push(events::logon(
+                    server,
+                    t0 + rng.range(1, 30) * SECOND,
+                    &host.lsass,
+                    &l,
+                ))?;
             }
             let c = Conn::inbound(fs, &ws.ip, rng.range(49_152, 65_535), 445);
             sink.push(events::network(fs, t0, &fs_host.system, &c))?;
             let changes = ctx.scaled(rng.range(1, 5) as f64);
             for _ in 0..changes {
                 let t = rng.range(shift.start + 10 * MINUTE, shift.end);
-                share_file(fs, &fs_host, user.department, &account, &ws.ip, t, &mut rng, sink)?;
+                share_file(
+                    fs,
+                    &fs_host,
+                    user.department,
+                    &account,
+                    &ws.ip,
+                    t,
+                    &mut rng,
+                    sink,
+                )?;
             }
             if rng.chance(0.6) {
                 let t = rng.range(shift.start, shift.end);
@@ -116,11 +151,34 @@ fn clients(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<(), Error> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn share_file(fs: &Device, host: &Host<'_>, dept: &str, who: &Account, from: &str, t: i64, rng: &mut Rng, sink: &mut Sink) -> Result<(), Error> {
-    let name = *rng.pick(&["Weekly report.xlsx", "Meeting notes.docx", "Planning.xlsx", "Overview.pptx", "Checklist.docx"]);
+fn share_file(
+    fs: &Device,
+    host: &Host<'_>,
+    dept: &str,
+    who: &Account,
+    from: &str,
+    t: i64,
+    rng: &mut Rng,
+    sink: &mut Sink,
+) -> Result<(), Error> {
+    let name = *rng.pick(&[
+        "Weekly report.xlsx",
+        "Meeting notes.docx",
+        "Planning.xlsx",
+        "Overview.pptx",
+        "Checklist.docx",
+    ]);
     let share = dept.to_string();
     let path = format!("D:\\Shares\\{share}\\{name}");
-    let mut row = events::file(fs, t, &host.system, "FileModified", &path, &digest_hex(&["fs", &path, &t.to_string()], 64), rng.range(30_000, 3_000_000));
+    let mut row = events::file(
+        fs,
+        t,
+        &host.system,
+        "FileModified",
+        &path,
+        &digest_hex(&["fs", &path, &t.to_string()], 64),
+        rng.range(30_000, 3_000_000),
+    );
     row.set("RequestProtocol", "Smb")
         .set("RequestSourceIP", from)
         .set("RequestAccountName", who.name.as_str())
@@ -142,13 +200,37 @@ fn linux(ctx: &Ctx<'_>, dev: &Device, sink: &mut Sink) -> Result<(), Error> {
     let root = Account::linux(host, "root", 0);
     let boot = ctx.clock.start - rng.range(24, 900) * HOUR;
     let systemd = Proc::new(&proc::CRON, 1, "/sbin/init", boot).run_as(root.clone(), "", 0);
-    let cron = Proc::child(&systemd, &proc::CRON, rng.range(500, 900), "/usr/sbin/cron -f -P", boot + 5 * SECOND);
-    let sshd = Proc::child(&systemd, &proc::SSHD, rng.range(900, 1200), "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups", boot + 6 * SECOND);
+    let cron = Proc::child(
+        &systemd,
+        &proc::CRON,
+        rng.range(500, 900),
+        "/usr/sbin/cron -f -P",
+        boot + 5 * SECOND,
+    );
+    let sshd = Proc::child(
+        &systemd,
+        &proc::SSHD,
+        rng.range(900, 1200),
+        "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups",
+        boot + 6 * SECOND,
+    );
     let (service, account, port): (&Image, Account, i64) = match dev.role {
-        Role::LinuxWiki => (&proc::JAVA_CONFLUENCE, Account::linux(host, "confluence", 1001), 8090),
+        Role::LinuxWiki => (
+            &proc::JAVA_CONFLUENCE,
+            Account::linux(host, "confluence", 1001),
+            8090,
+        ),
         Role::LinuxWeb => (&proc::NGINX, Account::linux(host, "www-data", 33), 443),
-        Role::LinuxBuild => (&proc::JAVA_JENKINS, Account::linux(host, "jenkins", 114), 8080),
-        _ => (&proc::PROMETHEUS, Account::linux(host, "prometheus", 998), 9090),
+        Role::LinuxBuild => (
+            &proc::JAVA_JENKINS,
+            Account::linux(host, "jenkins", 114),
+            8080,
+        ),
+        _ => (
+            &proc::PROMETHEUS,
+            Account::linux(host, "prometheus", 998),
+            9090,
+        ),
     };
     let daemon = Proc::child(&systemd, service, rng.range(1200, 3000), match dev.role {
         Role::LinuxWiki => "/opt/atlassian/confluence/jre//bin/java -Djava.util.logging.config.file=/opt/atlassian/confluence/conf/logging.properties -Xms1024m -Xmx4096m -Dconfluence.home=/var/atlassian/application-data/confluence org.apache.catalina.startup.Bootstrap start",
@@ -166,9 +248,21 @@ fn linux(ctx: &Ctx<'_>, dev: &Device, sink: &mut Sink) -> Result<(), Error> {
                 continue;
             }
             if h == 6 {
-                let apt = Proc::child(&cron, &proc::APT, rng.range(3000, 60_000), "/usr/bin/apt-get -qq update", t + 2 * MINUTE);
+                let apt = Proc::child(
+                    &cron,
+                    &proc::APT,
+                    rng.range(3000, 60_000),
+                    "/usr/bin/apt-get -qq update",
+                    t + 2 * MINUTE,
+                );
                 let mirror = super::public_ip("archive.ubuntu-mirror.example");
-                let c = Conn::out(dev, &mirror, 80, "archive.ubuntu-mirror.example", rng.range(32_768, 60_999));
+                let c = Conn::out(
+                    dev,
+                    &mirror,
+                    80,
+                    "archive.ubuntu-mirror.example",
+                    rng.range(32_768, 60_999),
+                );
                 sink.push(events::network(dev, t + 2 * MINUTE + SECOND, &apt, &c))?;
             }
         }
@@ -176,13 +270,21 @@ fn linux(ctx: &Ctx<'_>, dev: &Device, sink: &mut Sink) -> Result<(), Error> {
         // office otherwise; more during the working day.
         let requests = ctx.scaled(if day.is_weekend() { 12.0 } else { 40.0 });
         for _ in 0..requests {
-            let hour = if rng.chance(0.75) { 8.0 + rng.unit() * 10.0 } else { rng.unit() * 24.0 };
+            let hour = if rng.chance(0.75) {
+                8.0 + rng.unit() * 10.0
+            } else {
+                rng.unit() * 24.0
+            };
             let t = day.at(hour);
             if !ctx.clock.contains(t) {
                 continue;
             }
             let from = if dev.internet_facing {
-                format!("{}.{}", rng.pick(&["198.51.100", "203.0.113"]), rng.range(30, 99))
+                format!(
+                    "{}.{}",
+                    rng.pick(&["198.51.100", "203.0.113"]),
+                    rng.range(30, 99)
+                )
             } else {
                 format!("10.10.{}.{}", 20, rng.range(10, 60))
             };

@@ -10,12 +10,6 @@ pub fn public_ip(host: &str) -> String {
     format!("192.0.2.{}", 1 + fnv(host.as_bytes()) % 220)
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct Site {
-    pub host: &'static str,
-    pub weight: u32,
-}
-
 /// Sites people browse at work.
 pub const WEB: &[(&str, u32)] = &[
     ("intranet.tamarack.example", 30),
@@ -37,7 +31,6 @@ pub const WEB: &[(&str, u32)] = &[
 pub const MAIL: &str = "outlook.cloudmail.example";
 pub const TEAMS: &str = "teams.cloudchat.example";
 pub const ONEDRIVE: &str = "tamarack-my.files.example";
-pub const LOGIN: &str = "login.identity.example";
 pub const UPDATES: &str = "update.os-vendor.example";
 pub const AV_CLOUD: &str = "wdcp.av-vendor.example";
 pub const EDR_CLOUD: &str = "edr-weu.av-vendor.example";

@@ -50,15 +50,45 @@ pub fn admin_psexec(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>, 
         is_local_admin: true,
         failure: None,
     };
-    tr.step(events::logon(paw, session.start, &host.lsass, &l), "The administrator logs on to the PAW with the admin account")?;
-    tr.push(events::process_created(paw, &session.userinit, &host.winlogon))?;
-    tr.push(events::process_created(paw, &session.explorer, &session.userinit))?;
+    tr.step(
+        events::logon(paw, session.start, &host.lsass, &l),
+        "The administrator logs on to the PAW with the admin account",
+    )?;
+    tr.push(events::process_created(
+        paw,
+        &session.userinit,
+        &host.winlogon,
+    ))?;
+    tr.push(events::process_created(
+        paw,
+        &session.explorer,
+        &session.userinit,
+    ))?;
     let t0 = session.start + 20 * MINUTE;
-    let console = Proc::child(&session.explorer, &proc::CMD, rng.pid(), "\"C:\\Windows\\system32\\cmd.exe\" ", t0).run_as(aa.clone(), "High", session.logon_id);
+    let console = Proc::child(
+        &session.explorer,
+        &proc::CMD,
+        rng.pid(),
+        "\"C:\\Windows\\system32\\cmd.exe\" ",
+        t0,
+    )
+    .run_as(aa.clone(), "High", session.logon_id);
     tr.push(events::process_created(paw, &console, &session.explorer))?;
-    let cmdline = format!("C:\\Tools\\Sysinternals\\PsExec64.exe \\\\{} -h cmd /c \"sc query W3SVC & iisreset /status\"", app.name);
-    let px = Proc::child(&console, &proc::PSEXEC, rng.pid(), cmdline, t0 + 30 * SECOND);
-    tr.step(events::process_created(paw, &px, &console), "PsExec from the PAW to the application server, with the admin's own logon")?;
+    let cmdline = format!(
+        "C:\\Tools\\Sysinternals\\PsExec64.exe \\\\{} -h cmd /c \"sc query W3SVC & iisreset /status\"",
+        app.name
+    );
+    let px = Proc::child(
+        &console,
+        &proc::PSEXEC,
+        rng.pid(),
+        cmdline,
+        t0 + 30 * SECOND,
+    );
+    tr.step(
+        events::process_created(paw, &px, &console),
+        "PsExec from the PAW to the application server, with the admin's own logon",
+    )?;
     let c = Conn::out(paw, &app.ip, 445, "", rng.range(49_152, 65_535));
     tr.push(events::network(paw, px.created + SECOND, &px, &c))?;
 
@@ -76,30 +106,82 @@ pub fn admin_psexec(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>, 
         is_local_admin: true,
         failure: None,
     };
-    tr.step(events::logon(app, ts, &ah.lsass, &nl), "Network logon (type 3) on the application server")?;
+    tr.step(
+        events::logon(app, ts, &ah.lsass, &nl),
+        "Network logon (type 3) on the application server",
+    )?;
     let lid = format!("0x{logon_id:x}");
-    tr.push(security_event(app, ts, 4624, &f(&[
-        ("SubjectUserSid", "S-1-0-0"), ("SubjectUserName", "-"), ("SubjectDomainName", "-"),
-        ("TargetUserSid", &aa.sid), ("TargetUserName", &admin.sam), ("TargetDomainName", NETBIOS),
-        ("TargetLogonId", &lid), ("LogonType", "3"), ("LogonProcessName", "Kerberos"),
-        ("AuthenticationPackageName", "Kerberos"), ("WorkstationName", "-"),
-        ("IpAddress", &paw.ip), ("IpPort", &c.local_port.to_string()),
-    ])))?;
-    let mut copy = events::file(app, ts + SECOND, &ah.system, "FileCreated", proc::PSEXESVC.path, &proc::PSEXESVC.sha256(), proc::PSEXESVC.size);
+    tr.push(security_event(
+        app,
+        ts,
+        4624,
+        &f(&[
+            ("SubjectUserSid", "S-1-0-0"),
+            ("SubjectUserName", "-"),
+            ("SubjectDomainName", "-"),
+            ("TargetUserSid", &aa.sid),
+            ("TargetUserName", &admin.sam),
+            ("TargetDomainName", NETBIOS),
+            ("TargetLogonId", &lid),
+            ("LogonType", "3"),
+            ("LogonProcessName", "Kerberos"),
+            ("AuthenticationPackageName", "Kerberos"),
+            ("WorkstationName", "-"),
+            ("IpAddress", &paw.ip),
+            ("IpPort", &c.local_port.to_string()),
+        ]),
+    ))?;
+    let mut copy = events::file(
+        app,
+        ts + SECOND,
+        &ah.system,
+        "FileCreated",
+        proc::PSEXESVC.path,
+        &proc::PSEXESVC.sha256(),
+        proc::PSEXESVC.size,
+    );
     copy.set("RequestProtocol", "Smb")
         .set("RequestSourceIP", paw.ip.as_str())
         .set("RequestAccountName", admin.sam.as_str())
         .set("ShareName", "ADMIN$");
     tr.push(copy)?;
-    let mut installed = events::misc(app, ts + 2 * SECOND, &ah.services, "ServiceInstalled", json!({"ServiceName": "PSEXESVC", "ServiceAccount": "LocalSystem", "ServiceStartType": 3, "ServiceType": 16}));
-    installed.set("FileName", "PSEXESVC.exe").set("FolderPath", proc::PSEXESVC.path);
+    let mut installed = events::misc(
+        app,
+        ts + 2 * SECOND,
+        &ah.services,
+        "ServiceInstalled",
+        json!({"ServiceName": "PSEXESVC", "ServiceAccount": "LocalSystem", "ServiceStartType": 3, "ServiceType": 16}),
+    );
+    installed
+        .set("FileName", "PSEXESVC.exe")
+        .set("FolderPath", proc::PSEXESVC.path);
     tr.push(installed)?;
-    let svc = Proc::child(&ah.services, &proc::PSEXESVC, rng.pid(), "C:\\Windows\\PSEXESVC.exe", ts + 3 * SECOND);
+    let svc = Proc::child(
+        &ah.services,
+        &proc::PSEXESVC,
+        rng.pid(),
+        "C:\\Windows\\PSEXESVC.exe",
+        ts + 3 * SECOND,
+    );
     tr.push(events::process_created(app, &svc, &ah.services))?;
-    let remote = Proc::child(&svc, &proc::CMD, rng.pid(), "\"cmd\" /c \"sc query W3SVC & iisreset /status\"", ts + 4 * SECOND).run_as(aa.clone(), "High", logon_id);
-    tr.step(events::process_created(app, &remote, &svc), "The command runs as the admin, not as SYSTEM")?;
+    let remote = Proc::child(
+        &svc,
+        &proc::CMD,
+        rng.pid(),
+        "\"cmd\" /c \"sc query W3SVC & iisreset /status\"",
+        ts + 4 * SECOND,
+    )
+    .run_as(aa.clone(), "High", logon_id);
+    tr.step(
+        events::process_created(app, &remote, &svc),
+        "The command runs as the admin, not as SYSTEM",
+    )?;
 
-    let mut sc = tr.finish("benign-admin-psexec", "Benign: an administrator's PsExec from the PAW", false);
+    let mut sc = tr.finish(
+        "benign-admin-psexec",
+        "Benign: an administrator's PsExec from the PAW",
+        false,
+    );
     sc.summary = format!(
         "{} logs on to {} and uses Sysinternals PsExec from C:\\Tools to check IIS on {}: no stolen credentials, no -s, no password on the command line, run from the privileged access workstation.",
         admin.upn, paw.name, app.name
@@ -109,8 +191,22 @@ pub fn admin_psexec(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>, 
     sc.ips = vec![paw.ip.clone(), app.ip.clone()];
     sc.techniques = strings(&["T1569.002", "T1021.002"]);
     sc.tactics = strings(&["Execution", "LateralMovement"]);
+    sc.expected_rules = strings(&[
+        "Psexec Execution",
+        "PsExec Service Execution",
+        "PsExec Service File Creation",
+    ]);
     let account = format!("{}\\{}", NETBIOS.to_lowercase(), admin.sam);
-    sc.expected_incidents = vec![incident(&[&paw.name, &app.name], &[&account], &["Execution", "LateralMovement"], "Medium", "at_most")];
+    sc.expected_incidents = vec![
+        incident(
+            &[&paw.name],
+            &[&account],
+            &["Execution", "LateralMovement"],
+            "Medium",
+            "at_most",
+        ),
+        incident(&[&app.name], &[], &["Execution"], "Medium", "at_most"),
+    ];
     sc.notes = vec![
         "PsExec rules of low and medium level may fire; the incident they form must stay below High.".into(),
         "The administrator accepted the PsExec licence long ago, so the command line has no -accepteula. With it, the 'Potential Execution of Sysinternals Tools' rule (tagged resource-development) adds a third tactic and Vigil raises the incident to High: a false positive worth knowing about.".into(),
@@ -128,7 +224,16 @@ pub fn nightly_backup(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>
     let mut tr = Track::new(sink);
     let fh = Host::of(ctx, fs);
     let bh = Host::of(ctx, bkp);
-    let depts = ["Engineering", "Finance", "Sales", "Operations", "HR", "Research", "Legal", "Marketing"];
+    let depts = [
+        "Engineering",
+        "Finance",
+        "Sales",
+        "Operations",
+        "HR",
+        "Research",
+        "Legal",
+        "Marketing",
+    ];
     let mut total = 0;
     let mut nights = 0;
     for day in ctx.clock.days() {
@@ -146,19 +251,51 @@ pub fn nightly_backup(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>
             tr.push(row)?;
         }
         let lid = format!("0x{:x}", task.logon_id);
-        tr.push(security_event(fs, t0 - SECOND, 4672, &f(&[
-            ("SubjectUserSid", &sa.sid), ("SubjectUserName", &svc_user.sam), ("SubjectDomainName", NETBIOS),
-            ("SubjectLogonId", &lid), ("PrivilegeList", "SeBackupPrivilege\n\t\t\tSeRestorePrivilege"),
-        ])))?;
+        tr.push(security_event(
+            fs,
+            t0 - SECOND,
+            4672,
+            &f(&[
+                ("SubjectUserSid", &sa.sid),
+                ("SubjectUserName", &svc_user.sam),
+                ("SubjectDomainName", NETBIOS),
+                ("SubjectLogonId", &lid),
+                (
+                    "PrivilegeList",
+                    "SeBackupPrivilege\n\t\t\tSeRestorePrivilege",
+                ),
+            ]),
+        ))?;
         let c = Conn::out(fs, &bkp.ip, 445, "", rng.range(49_152, 65_535));
         tr.push(events::network(fs, t0 + SECOND, &task, &c))?;
         let files = ctx.scaled(rng.range(35, 70) as f64);
         let mut t = t0 + 5 * SECOND;
         for n in 0..files {
             let dept = depts[rng.index(depts.len())];
-            let name = format!("{} {}.{}", rng.pick(&["Weekly report", "Meeting notes", "Planning", "Overview", "Checklist", "Drawing", "Order list"]), n, rng.pick(&["xlsx", "docx", "pdf", "SLDPRT"]));
+            let name = format!(
+                "{} {}.{}",
+                rng.pick(&[
+                    "Weekly report",
+                    "Meeting notes",
+                    "Planning",
+                    "Overview",
+                    "Checklist",
+                    "Drawing",
+                    "Order list"
+                ]),
+                n,
+                rng.pick(&["xlsx", "docx", "pdf", "SLDPRT"])
+            );
             let path = format!("E:\\Backup\\TRE-FS01\\{dept}\\{name}");
-            let mut row = events::file(bkp, t, &bh.system, "FileCreated", &path, &digest_hex(&["backup", &path, &day.index.to_string()], 64), rng.range(40_000, 20_000_000));
+            let mut row = events::file(
+                bkp,
+                t,
+                &bh.system,
+                "FileCreated",
+                &path,
+                &digest_hex(&["backup", &path, &day.index.to_string()], 64),
+                rng.range(40_000, 20_000_000),
+            );
             row.set("RequestProtocol", "Smb")
                 .set("RequestSourceIP", fs.ip.as_str())
                 .set("RequestAccountName", svc_user.sam.as_str())
@@ -169,7 +306,11 @@ pub fn nightly_backup(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>
             total += 1;
         }
     }
-    let mut sc = tr.finish("benign-nightly-backup", "Benign: the nightly backup copies many files", false);
+    let mut sc = tr.finish(
+        "benign-nightly-backup",
+        "Benign: the nightly backup copies many files",
+        false,
+    );
     sc.summary = format!(
         "Every night at 01:00 the backup task on {} runs robocopy /B as {} and copies the changed files of D:\\Shares to {} ({total} files over {nights} nights). Many files, at night, with backup privileges: like exfiltration on the surface, but to the company's own backup server by its service account.",
         fs.name, svc_user.sam, bkp.name
@@ -180,7 +321,13 @@ pub fn nightly_backup(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>
     sc.techniques = vec![];
     sc.tactics = vec![];
     let account = format!("{}\\{}", NETBIOS.to_lowercase(), svc_user.sam);
-    sc.expected_incidents = vec![incident(&[&fs.name, &bkp.name], &[&account], &[], "Low", "at_most")];
+    sc.expected_incidents = vec![incident(
+        &[&fs.name, &bkp.name],
+        &[&account],
+        &[],
+        "Low",
+        "at_most",
+    )];
     sc.notes = vec!["No alert is expected; if a rule fires on robocopy it must not make a high-severity incident.".into()];
     Ok(Some(sc))
 }

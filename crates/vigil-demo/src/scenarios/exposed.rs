@@ -4,8 +4,8 @@
 
 use super::{Track, strings};
 use crate::Error;
-use crate::activity::Ctx;
 use crate::activity::CONFLUENCE;
+use crate::activity::Ctx;
 use crate::clock::{HOUR, SECOND};
 use crate::events::{self, Conn};
 use crate::org::Role;
@@ -31,23 +31,44 @@ pub fn inject(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>, Error>
             let c = Conn::inbound(wiki, SCANNER_IP, rng.range(32_768, 65_535), 8090);
             let row = events::network(wiki, t, &java, &c);
             if n == 0 {
-                tr.step(row, if k == 0 { "An internet scanner probes the Confluence port" } else { "The scanner comes back" })?;
+                tr.step(
+                    row,
+                    if k == 0 {
+                        "An internet scanner probes the Confluence port"
+                    } else {
+                        "The scanner comes back"
+                    },
+                )?;
             } else {
                 tr.push(row)?;
             }
             t += rng.range(1, 20) * SECOND;
         }
     }
-    let mut sc = tr.finish("exposed-vulnerable-server", "Internet-facing Confluence Server with a known exploited CVE", true);
+    let mut sc = tr.finish(
+        "exposed-vulnerable-server",
+        "Internet-facing Confluence Server with a known exploited CVE",
+        true,
+    );
     sc.summary = format!(
         "{} ({}, public address {}) is internet facing (DeviceInfo IsInternetFacing true, ExposureLevel High) and runs Atlassian Confluence Server {}, affected by CVE-2022-26134 (critical, in CISA KEV since 2022-06-02, used in ransomware campaigns). A scanner at {SCANNER_IP} probes port 8090 twice; no exploitation is in the data.",
-        wiki.name, wiki.os.display, wiki.public_ip.as_deref().unwrap_or(""), CONFLUENCE.version
+        wiki.name,
+        wiki.os.display,
+        wiki.public_ip.as_deref().unwrap_or(""),
+        CONFLUENCE.version
     );
     sc.devices = vec![wiki.name.clone()];
-    sc.ips = vec![SCANNER_IP.to_string(), wiki.public_ip.clone().unwrap_or_default()];
+    sc.ips = vec![
+        SCANNER_IP.to_string(),
+        wiki.public_ip.clone().unwrap_or_default(),
+    ];
     sc.techniques = strings(&["T1190", "T1595.002"]);
     sc.tactics = strings(&["Reconnaissance", "InitialAccess"]);
-    sc.tables.extend(strings(&["DeviceInfo", "DeviceTvmSoftwareInventory", "DeviceTvmSoftwareVulnerabilities"]));
+    sc.tables.extend(strings(&[
+        "DeviceInfo",
+        "DeviceTvmSoftwareInventory",
+        "DeviceTvmSoftwareVulnerabilities",
+    ]));
     sc.tables.sort();
     sc.notes = vec![
         "CVE-2022-26134 appears in DeviceTvmSoftwareVulnerabilities for this device; the KEV catalog entry gives the due date and the ransomware use.".into(),

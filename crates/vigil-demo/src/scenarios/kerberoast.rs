@@ -18,7 +18,8 @@ use crate::truth::Scenario;
 pub fn inject(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>, Error> {
     let org = ctx.org;
     let user = &org.users[org.cast.roaster];
-    let (Some(ws), Some(shift)) = (org.user_device(user.index), pick_shift(ctx, user.index, 9)) else {
+    let (Some(ws), Some(shift)) = (org.user_device(user.index), pick_shift(ctx, user.index, 9))
+    else {
         return Ok(None);
     };
     let dc = org.device(Role::DomainController);
@@ -28,14 +29,40 @@ pub fn inject(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>, Error>
     let session = Session::of(ctx, &host, user, &shift);
     let t0 = shift.start + 5 * 60 * MINUTE + rng.range(0, 40) * MINUTE;
     let origin = "https://tools-share.example/releases/Rubeus.exe";
-    let mut dl = events::file(ws, t0, &session.edge, "FileCreated", proc::RUBEUS.path, &proc::RUBEUS.sha256(), proc::RUBEUS.size);
+    let mut dl = events::file(
+        ws,
+        t0,
+        &session.edge,
+        "FileCreated",
+        proc::RUBEUS.path,
+        &proc::RUBEUS.sha256(),
+        proc::RUBEUS.size,
+    );
     dl.set("FileOriginUrl", origin);
-    tr.step(dl, "Rubeus is downloaded with the browser and saved to C:\\Users\\Public")?;
-    let ps = Proc::child(&session.explorer, &proc::POWERSHELL, rng.pid(), "\"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe\" ", t0 + 2 * MINUTE);
+    tr.step(
+        dl,
+        "Rubeus is downloaded with the browser and saved to C:\\Users\\Public",
+    )?;
+    let ps = Proc::child(
+        &session.explorer,
+        &proc::POWERSHELL,
+        rng.pid(),
+        "\"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe\" ",
+        t0 + 2 * MINUTE,
+    );
     tr.push(events::process_created(ws, &ps, &session.explorer))?;
     let outfile = "C:\\Users\\Public\\roast.txt";
-    let rubeus = Proc::child(&ps, &proc::RUBEUS, rng.pid(), format!("\"C:\\Users\\Public\\Rubeus.exe\" kerberoast /outfile:{outfile} /nowrap"), t0 + 3 * MINUTE);
-    tr.step(events::process_created(ws, &rubeus, &ps), "Rubeus kerberoast runs from PowerShell")?;
+    let rubeus = Proc::child(
+        &ps,
+        &proc::RUBEUS,
+        rng.pid(),
+        format!("\"C:\\Users\\Public\\Rubeus.exe\" kerberoast /outfile:{outfile} /nowrap"),
+        t0 + 3 * MINUTE,
+    );
+    tr.step(
+        events::process_created(ws, &rubeus, &ps),
+        "Rubeus kerberoast runs from PowerShell",
+    )?;
     let c = Conn::out(ws, &dc.ip, 389, "", rng.range(49_152, 65_535));
     tr.push(events::network(ws, rubeus.created + SECOND, &rubeus, &c))?;
     let realm = DOMAIN.to_uppercase();
@@ -67,15 +94,32 @@ pub fn inject(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>, Error>
         services.push(svc.sam.clone());
         t += rng.range(150, 600);
     }
-    tr.step(events::file(ws, t + SECOND, &rubeus, "FileCreated", outfile, "", 14_200), "The ticket hashes are written to a file to crack offline")?;
-    let mut cmd = events::misc(ws, t0 + 3 * MINUTE - SECOND, &ps, "PowerShellCommand", json!({"Command": "Start-Process"}));
+    tr.step(
+        events::file(ws, t + SECOND, &rubeus, "FileCreated", outfile, "", 14_200),
+        "The ticket hashes are written to a file to crack offline",
+    )?;
+    let mut cmd = events::misc(
+        ws,
+        t0 + 3 * MINUTE - SECOND,
+        &ps,
+        "PowerShellCommand",
+        json!({"Command": "Start-Process"}),
+    );
     cmd.set("ProcessId", ps.pid);
     tr.push(cmd)?;
 
-    let mut sc = tr.finish("kerberoasting", "Kerberoasting from a workstation with Rubeus", true);
+    let mut sc = tr.finish(
+        "kerberoasting",
+        "Kerberoasting from a workstation with Rubeus",
+        true,
+    );
     sc.summary = format!(
         "{} runs Rubeus on {} and requests RC4-encrypted service tickets for {} service accounts ({}) from {} within seconds.",
-        user.upn, ws.name, services.len(), services.join(", "), dc.name
+        user.upn,
+        ws.name,
+        services.len(),
+        services.join(", "),
+        dc.name
     );
     sc.devices = vec![ws.name.clone(), dc.name.clone()];
     sc.users = vec![user.upn.clone()];
@@ -83,11 +127,31 @@ pub fn inject(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>, Error>
     sc.domains = strings(&["tools-share.example"]);
     sc.techniques = strings(&["T1558.003", "T1105"]);
     sc.tactics = strings(&["CredentialAccess"]);
+    sc.expected_rules = strings(&[
+        "HackTool - Rubeus Execution",
+        "Suspicious Binaries and Scripts in Public Folder",
+        "Network Connection Initiated From Process Located In Potentially Suspicious Or Uncommon Location",
+        "Uncommon Outbound Kerberos Connection",
+        "Kerberoasting Activity - Initial Query",
+        "Suspicious Kerberos RC4 Ticket Encryption",
+    ]);
     let account = format!("{}\\{}", NETBIOS.to_lowercase(), user.sam);
     let dc_account = format!("{realm}\\{}@{realm}", user.sam);
     sc.expected_incidents = vec![
-        incident(&[&ws.name], &[&account], &["CredentialAccess"], "High", "at_least"),
-        incident(&[&dc.name], &[&dc_account], &["CredentialAccess"], "Medium", "at_least"),
+        incident(
+            &[&ws.name],
+            &[&account],
+            &["CredentialAccess"],
+            "High",
+            "at_least",
+        ),
+        incident(
+            &[&dc.name],
+            &[&dc_account],
+            &["CredentialAccess"],
+            "Medium",
+            "at_least",
+        ),
     ];
     sc.notes = vec![
         "The Rubeus alerts (workstation, account in DOMAIN\\name form) and the 4769 alerts (domain controller, account as name@REALM) share no entity key, so Vigil keeps them in two incidents; an analyst joins them by the workstation address in IpAddress.".into(),

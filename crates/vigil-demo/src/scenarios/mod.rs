@@ -9,6 +9,7 @@ mod exposed;
 mod kerberoast;
 mod phishing;
 mod spray;
+mod target;
 mod usb;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -95,7 +96,13 @@ pub fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-pub fn incident(devices: &[&str], users: &[&str], tactics: &[&str], severity: &str, bound: &str) -> ExpectedIncident {
+pub fn incident(
+    devices: &[&str],
+    users: &[&str],
+    tactics: &[&str],
+    severity: &str,
+    bound: &str,
+) -> ExpectedIncident {
     ExpectedIncident {
         devices: strings(devices),
         users: strings(users),
@@ -128,6 +135,10 @@ pub fn inject(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<GroundTruth, Error> {
     conventions.insert(
         "device_names".to_string(),
         "Defender and Sentinel device tables use the lower-case FQDN (tre-lt-1042.tamarack.example); Intune tables use the host name (TRE-LT-1042) and AadDeviceId links them".to_string(),
+    );
+    conventions.insert(
+        "security_event_computer".to_string(),
+        "SecurityEvent.Computer keeps Windows' spelling (TRE-DC01.tamarack.example); compare device names without case".to_string(),
     );
     conventions.insert(
         "usb".to_string(),

