@@ -116,8 +116,13 @@ pub fn decode(text: &str, budget: &mut Budget) -> Option<Step> {
             return None;
         }
         let mut changed = 0;
+        let mut grown = 0usize;
+        let cap = budget.limits.max_decoded;
         let out = rule.re.replace_all(text, |caps: &Captures<'_>| {
             let whole = caps.get(0).map_or("", |m| m.as_str()).to_string();
+            if grown > cap {
+                return whole;
+            }
             let arg = unquote(first_group(caps));
             let decoded = match (rule.kind, rule.also.first()) {
                 (LayerKind::ShellDecode, Some(LayerKind::Base64)) => match codec::base64(arg) {
@@ -138,6 +143,7 @@ pub fn decode(text: &str, budget: &mut Budget) -> Option<Step> {
             match decoded {
                 Some(d) if codec::is_text(&d) => {
                     changed += 1;
+                    grown += d.len();
                     d.trim_end_matches('\n').to_string()
                 }
                 _ => whole,

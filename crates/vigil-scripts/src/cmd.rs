@@ -60,6 +60,7 @@ fn predefined(name: &str) -> Option<&'static str> {
 struct Vars {
     set: HashMap<String, String>,
     ops: BTreeSet<LayerKind>,
+    capped: bool,
 }
 
 impl Vars {
@@ -71,11 +72,16 @@ impl Vars {
             .or_else(|| predefined(&key).map(str::to_string))
     }
 
-    /// Expands `%…%` (and `!…!` when `bang`) in one segment; unknown names stay.
-    fn expand(&mut self, seg: &str, open: char) -> String {
+    /// Expands `%…%` (or `!…!`) in one segment; unknown names stay. Stops growing at
+    /// `cap` bytes (a value referenced many times must not multiply without bound).
+    fn expand(&mut self, seg: &str, open: char, cap: usize) -> String {
         let mut out = String::with_capacity(seg.len());
         let mut rest = seg;
         while let Some(pos) = rest.find(open) {
+            if out.len() > cap {
+                self.capped = true;
+                return out;
+            }
             out.push_str(&rest[..pos]);
             let after = &rest[pos + 1..];
             let Some(close) = after.find(open) else {
@@ -136,6 +142,14 @@ impl Vars {
         }
         if from.is_empty() {
             return Some(value);
+        }
+        let lower = value.to_ascii_lowercase();
+        let growth = lower
+            .matches(&from.to_ascii_lowercase())
+            .count()
+            .saturating_mul(to.len());
+        if growth > 4 << 20 {
+            return None;
         }
         Some(replace_ignore_case(&value, from, to))
     }
@@ -220,7 +234,9 @@ pub fn variables(text: &str, budget: &mut Budget) -> Option<Step> {
     let mut vars = Vars {
         set: HashMap::new(),
         ops: BTreeSet::new(),
+        capped: false,
     };
+    let cap = budget.limits.max_decoded;
     // `!VAR!` needs delayed expansion; only variables the script set are expanded, so
     // doing it always costs nothing when it is off.
     let delayed = true;
@@ -234,9 +250,9 @@ pub fn variables(text: &str, budget: &mut Budget) -> Option<Step> {
             continue;
         }
         let seg = &text[seg_start..i];
-        let mut expanded = vars.expand(seg, '%');
+        let mut expanded = vars.expand(seg, '%', cap);
         if delayed {
-            expanded = vars.expand(&expanded, '!');
+            expanded = vars.expand(&expanded, '!', cap);
         }
         if let Some((name, value)) = parse_set(&expanded)
             && vars.set.len() < 10_000
@@ -249,8 +265,10 @@ pub fn variables(text: &str, budget: &mut Budget) -> Option<Step> {
             out.push(bytes[i] as char);
         }
         seg_start = i + 1;
-        if out.len() > budget.limits.max_decoded {
-            budget.warn("cmd variable expansion grew too large: cut".into());
+        if out.len() > cap || vars.capped {
+            budget.warn(format!(
+                "cmd variable expansion grew past {cap} bytes: cut there"
+            ));
             break;
         }
     }

@@ -308,6 +308,7 @@ pub fn base64_blobs(text: &str, budget: &mut Budget) -> Option<Step> {
     budget.charge(text.len());
     let mut edits = Vec::new();
     let mut also = Vec::new();
+    let mut grown = 0usize;
     for m in B64_BLOB.find_iter(text) {
         let before = text[..m.start()].chars().next_back();
         let after = text[m.end()..].chars().next();
@@ -319,9 +320,15 @@ pub fn base64_blobs(text: &str, budget: &mut Budget) -> Option<Step> {
         let Ok(bytes) = codec::base64(m.as_str()) else {
             continue;
         };
+        if grown > budget.limits.max_decoded {
+            budget
+                .warn("Base64 blobs decode to more than the size limit: the rest are left".into());
+            break;
+        }
         let Some((decoded, compressed)) = bytes_as_text(&bytes, budget) else {
             continue;
         };
+        grown += decoded.len();
         if let Some(kind) = compressed {
             also.push(kind);
         }

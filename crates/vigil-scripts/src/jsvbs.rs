@@ -287,11 +287,17 @@ fn run(
             return None;
         }
         let mut changed = 0;
+        let mut grown = 0usize;
+        let cap = budget.limits.max_decoded;
         let out = rule.replace_all(text, |caps: &Captures<'_>| {
             let whole = caps.get(0).map_or("", |m| m.as_str()).to_string();
+            if grown > cap {
+                return whole;
+            }
             match f(*kind, caps, budget) {
                 Some(r) => {
                     changed += 1;
+                    grown += r.len();
                     r
                 }
                 None => whole,
@@ -331,13 +337,17 @@ fn eval_variable(
         return None;
     }
     let mut changed = 0;
+    let mut grown = 0usize;
+    let cap = budget.limits.max_decoded;
     let out = call.replace_all(text, |caps: &Captures<'_>| {
         match known.get(&group(caps, 1).to_ascii_lowercase()) {
-            Some(code) => {
+            // The same code run from many places is shown until the size limit.
+            Some(code) if grown <= cap => {
                 changed += 1;
+                grown += code.len();
                 code.clone()
             }
-            None => group(caps, 0).to_string(),
+            _ => group(caps, 0).to_string(),
         }
     });
     (changed > 0 && out != text).then(|| {
@@ -396,17 +406,25 @@ fn js_rules(text: &str, budget: &mut Budget) -> Option<Step> {
                     .ok()?;
                 let subject = js_value(g(1));
                 let rep = js_value(g(4));
-                let rep = rep.replace('$', "$$");
-                let out = if g(3).contains('g') {
-                    re.replace_all(&subject, rep.as_str())
-                } else {
-                    re.replace(&subject, rep.as_str())
-                };
-                js_quote(&out)
+                let limit = if g(3).contains('g') { usize::MAX } else { 1 };
+                // Each replacement adds `rep`: refuse a result past the size limit.
+                let room = budget.limits.max_decoded / rep.len().max(1);
+                if re.find_iter(&subject).take(room + 1).count() > room {
+                    return None;
+                }
+                js_quote(&re.replacen(&subject, limit, regex::NoExpand(&rep)))
             }
             LayerKind::Replace => {
                 let sep = js_value(g(2));
-                if sep.is_empty() {
+                let subject = js_value(g(1));
+                let joiner = js_value(g(3));
+                if sep.is_empty()
+                    || subject
+                        .matches(sep.as_str())
+                        .count()
+                        .saturating_mul(joiner.len())
+                        > budget.limits.max_decoded
+                {
                     return None;
                 }
                 js_quote(
@@ -423,7 +441,7 @@ fn js_rules(text: &str, budget: &mut Budget) -> Option<Step> {
 }
 
 fn vbs_rules(text: &str, budget: &mut Budget) -> Option<Step> {
-    run(text, &VBS, budget, |kind, caps, _| {
+    run(text, &VBS, budget, |kind, caps, budget| {
         let g = |n| group(caps, n);
         Some(match kind {
             LayerKind::CharCodes => vbs_quote(&char::from_u32(int_expr(g(1))?)?.to_string()),
@@ -439,7 +457,14 @@ fn vbs_rules(text: &str, budget: &mut Budget) -> Option<Step> {
             LayerKind::Reverse => vbs_quote(&vbs_value(g(1)).chars().rev().collect::<String>()),
             LayerKind::Replace => {
                 let from = vbs_value(g(2));
-                if from.is_empty() {
+                let subject = vbs_value(g(1));
+                if from.is_empty()
+                    || subject
+                        .matches(from.as_str())
+                        .count()
+                        .saturating_mul(g(3).len())
+                        > budget.limits.max_decoded
+                {
                     return None;
                 }
                 vbs_quote(&vbs_value(g(1)).replace(&from, &vbs_value(g(3))))

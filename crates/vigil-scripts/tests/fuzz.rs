@@ -136,9 +136,18 @@ fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
+/// In a soak, each input is written here before it is analysed, so that an input that
+/// kills the process (which no assertion can catch) is left behind to reproduce.
+fn note_input(input: &str) {
+    if let Ok(path) = std::env::var("VIGIL_FUZZ_LAST") {
+        let _ = std::fs::write(path, input);
+    }
+}
+
 fn run_random(runner: &mut TestRunner, a: &Analyzer) -> Result<(), String> {
     runner
         .run(&"\\PC{0,400}", |s| {
+            note_input(&s);
             let t = Instant::now();
             let r = a.analyze(&s);
             check_bounds(&r, t.elapsed())
@@ -153,6 +162,7 @@ fn run_mutated(runner: &mut TestRunner, a: &Analyzer, seeds: &[String]) -> Resul
             &(0..n, prop::collection::vec(mutation(), 1..8)),
             |(i, muts)| {
                 let input = apply(&seeds[i], &muts);
+                note_input(&input);
                 let t = Instant::now();
                 let r = a.analyze(&input);
                 check_bounds(&r, t.elapsed())
@@ -299,6 +309,57 @@ fn long_concatenation_with_an_unknown_tail_is_linear() {
     );
     assert!(a.warnings.is_empty(), "{:?}", a.warnings);
     assert!(a.decoded.contains(&format!("'{}'+$x", "a".repeat(5000))));
+}
+
+/// Peak resident memory of this test process, where Linux reports it.
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+#[test]
+fn values_that_multiply_stay_within_the_size_limit() {
+    let doubling_ps = format!("$a = 'x' * 1000\n{}$a", "$a += $a\n".repeat(40));
+    let doubling_cmd = format!(
+        "@echo off\nset a=xxxxxxxxxxxxxxxx\n{}{}\n",
+        "set a=%a%%a%\n".repeat(40),
+        "%a%".repeat(2000)
+    );
+    let replace = "$s = 'a' * 1000000; $t = $s.Replace('a', ('b' * 1000))".to_string();
+    let format = "$f = ('{0}' * 10000) -f ('x' * 100000); iex $f".to_string();
+    let regex = "$r = ('a' * 100000) -replace '', ('c' * 1000)".to_string();
+    let js = format!(
+        "var s = \"{}\".split(\"a\").join(\"{}\");",
+        "a".repeat(100_000),
+        "b".repeat(100_000)
+    );
+    let many_uses = format!("$v = 'y' * 1000000\n{}", "Write-Host $v\n".repeat(200));
+    for script in [
+        doubling_ps,
+        doubling_cmd,
+        replace,
+        format,
+        regex,
+        js,
+        many_uses,
+    ] {
+        let t = Instant::now();
+        let a = analyzer().analyze(&script);
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            t.elapsed()
+        );
+        assert!(a.decoded.len() <= analyzer().limits().max_decoded);
+        for layer in &a.layers {
+            assert!(layer.length <= analyzer().limits().max_decoded);
+        }
+    }
+    if let Some(peak) = peak_rss_mib() {
+        assert!(peak < 2048, "peak resident memory {peak} MiB");
+    }
 }
 
 #[test]

@@ -134,6 +134,7 @@ impl<'a> Eval<'a> {
             let body = j + 3;
             let close = self.matching(j + 2, "{", "}")?;
             let mut mapped = Vec::new();
+            let mut weight = 0usize;
             for item in v.items() {
                 if !self.budget.charge(16) {
                     return None;
@@ -143,6 +144,10 @@ impl<'a> Eval<'a> {
                 self.locals.pop();
                 let (value, k) = r?;
                 if k != close {
+                    return None;
+                }
+                weight = weight.saturating_add(value.weight());
+                if weight > self.budget.limits.max_decoded {
                     return None;
                 }
                 if !filter {
@@ -281,7 +286,7 @@ impl<'a> Eval<'a> {
             v = match op.as_str() {
                 "join" => {
                     self.ops.insert(LayerKind::Join);
-                    join(&v, &rhs.to_str()?)?
+                    join(&v, &rhs.to_str()?, self.budget.limits.max_decoded)?
                 }
                 "split" | "isplit" | "csplit" => split(&v, &rhs, op != "csplit")?,
                 _ => {
@@ -292,7 +297,13 @@ impl<'a> Eval<'a> {
                         Some(r) => r.to_str()?,
                         None => String::new(),
                     };
-                    regex_replace(&v, &pat, &rep, op != "creplace")?
+                    regex_replace(
+                        &v,
+                        &pat,
+                        &rep,
+                        op != "creplace",
+                        self.budget.limits.max_decoded,
+                    )?
                 }
             };
             if !self.fits(&v) {
@@ -381,7 +392,11 @@ impl<'a> Eval<'a> {
         let (mut v, mut j) = self.range(i)?;
         while self.is_dash(j, &["f"]).is_some() {
             let (rhs, k) = self.range(j + 1)?;
-            v = Value::Str(format(&v.to_str()?, &rhs.items())?);
+            v = Value::Str(format(
+                &v.to_str()?,
+                &rhs.items(),
+                self.budget.limits.max_decoded,
+            )?);
             self.ops.insert(LayerKind::FormatOperator);
             j = k;
         }
@@ -411,6 +426,7 @@ impl<'a> Eval<'a> {
         if !self.comma_ok || !self.is_punct(j, ",") {
             return Some((v, j));
         }
+        let mut weight = v.weight();
         let mut items = vec![v];
         while self.is_punct(j, ",") {
             let mut k = j + 1;
@@ -418,6 +434,10 @@ impl<'a> Eval<'a> {
                 k += 1;
             }
             let (next, k) = self.unary(k)?;
+            weight = weight.saturating_add(next.weight());
+            if weight > self.budget.limits.max_decoded {
+                return None;
+            }
             items.push(next);
             if !self.budget.charge(1) {
                 return None;
@@ -440,7 +460,7 @@ impl<'a> Eval<'a> {
             Tok::Dash(d) if d == "join" => {
                 let (v, j) = self.unary(i + 1)?;
                 self.ops.insert(LayerKind::Join);
-                return Some((join(&v, "")?, j));
+                return Some((join(&v, "", self.budget.limits.max_decoded)?, j));
             }
             Tok::Dash(d) if d == "split" => {
                 let (v, j) = self.unary(i + 1)?;
@@ -704,9 +724,19 @@ fn add(a: Value, b: Value) -> Option<Value> {
     })
 }
 
-pub fn join(v: &Value, sep: &str) -> Option<Value> {
-    let parts: Option<Vec<String>> = v.items().iter().map(Value::to_str).collect();
-    Some(Value::Str(parts?.join(sep)))
+/// `-join`, refusing to build more than `cap` bytes.
+pub fn join(v: &Value, sep: &str, cap: usize) -> Option<Value> {
+    let mut out = String::new();
+    for (n, item) in v.items().iter().enumerate() {
+        if n > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(&item.to_str()?);
+        if out.len() > cap {
+            return None;
+        }
+    }
+    Some(Value::Str(out))
 }
 
 fn split(v: &Value, pat: &Value, insensitive: bool) -> Option<Value> {
@@ -735,28 +765,43 @@ fn split(v: &Value, pat: &Value, insensitive: bool) -> Option<Value> {
     Some(Value::Array(out))
 }
 
-pub fn regex_replace(v: &Value, pat: &str, rep: &str, insensitive: bool) -> Option<Value> {
+/// `-replace` with .NET replacement syntax, refusing to build more than `cap` bytes.
+pub fn regex_replace(
+    v: &Value,
+    pat: &str,
+    rep: &str,
+    insensitive: bool,
+    cap: usize,
+) -> Option<Value> {
     let re = regex::RegexBuilder::new(pat)
         .case_insensitive(insensitive)
         .size_limit(1 << 20)
         .build()
         .ok()?;
     let rep = dotnet_replacement(rep);
+    let mut grown = 0usize;
+    let mut one = |text: &str| -> Option<String> {
+        let mut over = false;
+        let out = re.replace_all(text, |caps: &regex::Captures<'_>| {
+            let mut dst = String::new();
+            if !over {
+                caps.expand(&rep, &mut dst);
+                grown += dst.len();
+                over = grown > cap;
+            }
+            dst
+        });
+        (!over).then(|| out.into_owned())
+    };
     match v {
         Value::Array(items) => {
             let out: Option<Vec<Value>> = items
                 .iter()
-                .map(|i| {
-                    Some(Value::Str(
-                        re.replace_all(&i.to_str()?, rep.as_str()).into_owned(),
-                    ))
-                })
+                .map(|i| one(&i.to_str()?).map(Value::Str))
                 .collect();
             Some(Value::Array(out?))
         }
-        other => Some(Value::Str(
-            re.replace_all(&other.to_str()?, rep.as_str()).into_owned(),
-        )),
+        other => one(&other.to_str()?).map(Value::Str),
     }
 }
 

@@ -212,9 +212,14 @@ pub fn call(
         (Value::Script(code), "invoke" | "invokereturnasis") => Value::Run(code.clone()),
         (Value::InvokeCommand, "invokescript") => Value::Run(arg_str(&args, 0)?),
         (Value::InvokeCommand, "newscriptblock") => Value::Script(arg_str(&args, 0)?),
-        (Value::Array(items), "tostring") => {
-            Value::Str(join(&Value::Array(items.clone()), " ")?.to_str()?)
-        }
+        (Value::Array(items), "tostring") => Value::Str(
+            join(
+                &Value::Array(items.clone()),
+                " ",
+                ev.budget.limits.max_decoded,
+            )?
+            .to_str()?,
+        ),
         _ => return None,
     })
 }
@@ -268,12 +273,12 @@ fn static_call(ev: &mut Eval<'_>, ty: &str, method: &str, args: Vec<Value>) -> O
             } else {
                 Value::Array(args[1..].to_vec())
             };
-            join(&rest, &sep)?
+            join(&rest, &sep, ev.budget.limits.max_decoded)?
         }
         ("string", "concat") => {
             ev.ops.insert(LayerKind::Concatenation);
             let items: Vec<Value> = args.iter().flat_map(Value::items).collect();
-            join(&Value::Array(items), "")?
+            join(&Value::Array(items), "", ev.budget.limits.max_decoded)?
         }
         ("string", "format") => {
             ev.ops.insert(LayerKind::FormatOperator);
@@ -282,7 +287,11 @@ fn static_call(ev: &mut Eval<'_>, ty: &str, method: &str, args: Vec<Value>) -> O
             } else {
                 args[1..].to_vec()
             };
-            Value::Str(super::value::format(&arg_str(&args, 0)?, &rest)?)
+            Value::Str(super::value::format(
+                &arg_str(&args, 0)?,
+                &rest,
+                ev.budget.limits.max_decoded,
+            )?)
         }
         ("string", "new") => construct(ev, "string", args)?,
         ("char", "convertfromutf32") => {
@@ -315,6 +324,7 @@ fn static_call(ev: &mut Eval<'_>, ty: &str, method: &str, args: Vec<Value>) -> O
                 &arg_str(&args, 1)?,
                 &arg_str(&args, 2)?,
                 false,
+                ev.budget.limits.max_decoded,
             )?
         }
         ("regex", "unescape")
@@ -336,6 +346,10 @@ fn string_method(ev: &mut Eval<'_>, s: &str, method: &str, args: &[Value]) -> Op
             let from = arg_str(args, 0)?;
             let to = arg_str(args, 1).unwrap_or_default();
             if from.is_empty() {
+                return None;
+            }
+            let growth = s.matches(from.as_str()).count().saturating_mul(to.len());
+            if growth > ev.budget.limits.max_decoded {
                 return None;
             }
             Value::Str(s.replace(&from, &to))

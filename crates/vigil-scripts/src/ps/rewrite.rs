@@ -55,6 +55,8 @@ struct Walker<'s, 'b> {
     ops: BTreeSet<LayerKind>,
     /// Open parentheses, innermost last: true for a method's or command's argument list.
     parens: Vec<bool>,
+    /// Bytes of replacement text so far: a value used many times must not multiply.
+    edit_bytes: usize,
 }
 
 /// Folds constants and unwraps `Invoke-Expression` in `src`; `None` when nothing changed.
@@ -74,6 +76,7 @@ pub fn rewrite(src: &str, budget: &mut Budget) -> Option<Rewritten> {
         edits: Vec::new(),
         ops: BTreeSet::new(),
         parens: Vec::new(),
+        edit_bytes: 0,
     };
     w.walk();
     if w.edits.is_empty() {
@@ -133,6 +136,14 @@ impl Walker<'_, '_> {
     fn push(&mut self, from: usize, to: usize, text: String, ops: BTreeSet<LayerKind>) {
         let (start, end) = self.span(from, to);
         if self.src.get(start..end) == Some(text.as_str()) {
+            return;
+        }
+        self.edit_bytes = self.edit_bytes.saturating_add(text.len());
+        if self.edit_bytes > self.budget.limits.max_decoded {
+            self.budget.warn(format!(
+                "PowerShell rewrite would grow past {} bytes: the rest of this layer is left as it is",
+                self.budget.limits.max_decoded
+            ));
             return;
         }
         self.ops.extend(ops);
@@ -232,6 +243,10 @@ impl Walker<'_, '_> {
                 self.forget(&name);
                 return Some(end);
             };
+            if old.weight().saturating_add(v.weight()) > self.budget.limits.max_decoded {
+                self.forget(&name);
+                return Some(end);
+            }
             v = match (old, v) {
                 (Value::Array(mut a), b) => {
                     a.extend(b.items());

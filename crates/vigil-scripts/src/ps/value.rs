@@ -193,10 +193,13 @@ pub fn parse_int(s: &str) -> Option<i64> {
 }
 
 /// The `-f` operator: `{0}`, `{1,5}`, `{0:x}` (alignment and format are ignored), `{{`.
-pub fn format(template: &str, args: &[Value]) -> Option<String> {
+pub fn format(template: &str, args: &[Value], cap: usize) -> Option<String> {
     let mut out = String::new();
     let mut chars = template.chars().peekable();
     while let Some(c) = chars.next() {
+        if out.len() > cap {
+            return None;
+        }
         match c {
             '{' if chars.peek() == Some(&'{') => {
                 chars.next();
@@ -271,8 +274,9 @@ mod tests {
     #[test]
     fn format_operator_reorders() {
         let args = [Value::Str("ex".into()), Value::Str("I".into())];
-        assert_eq!(format("{1}{0}{{x}}", &args).as_deref(), Some("Iex{x}"));
-        assert_eq!(format("{2}", &args), None);
+        assert_eq!(format("{1}{0}{{x}}", &args, 100).as_deref(), Some("Iex{x}"));
+        assert_eq!(format("{2}", &args, 100), None);
+        assert_eq!(format("{0}{0}{0}{0}", &args, 3), None);
     }
 
     #[test]
