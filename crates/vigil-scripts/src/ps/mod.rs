@@ -10,5 +10,6 @@ pub mod eval;
 pub mod lexer;
 mod names;
 pub mod objects;
+pub mod ops;
 pub mod rewrite;
 pub mod value;

@@ -1,7 +1,8 @@
 //! The .NET surface obfuscated PowerShell leans on: casts, `[Convert]`, `[Text.Encoding]`,
 //! memory and compression streams, string methods, indexing.
 
-use super::eval::{Eval, join, regex_replace};
+use super::eval::Eval;
+use super::ops::{join, regex_replace};
 use super::value::{Enc, Value};
 use crate::codec::{self, Compression};
 use crate::model::LayerKind;
