@@ -233,8 +233,8 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 #[test]
 fn decompression_bomb_is_capped() {
-    // 64 MiB of one letter compresses to about 64 KiB.
-    let bomb = gzip(&vec![b'A'; 64 << 20]);
+    // 8 MiB of one letter compresses to about 8 KiB; the limit is 4 MiB.
+    let bomb = gzip(&vec![b'A'; 8 << 20]);
     let b64 = base64::engine::general_purpose::STANDARD.encode(&bomb);
     let script = format!(
         "iex (New-Object IO.StreamReader((New-Object IO.Compression.GzipStream(\
@@ -327,15 +327,18 @@ fn values_that_multiply_stay_within_the_size_limit() {
         "set a=%a%%a%\n".repeat(40),
         "%a%".repeat(2000)
     );
-    let replace = "$s = 'a' * 1000000; $t = $s.Replace('a', ('b' * 1000))".to_string();
-    let format = "$f = ('{0}' * 10000) -f ('x' * 100000); iex $f".to_string();
-    let regex = "$r = ('a' * 100000) -replace '', ('c' * 1000)".to_string();
+    let replace = "$s = 'a' * 100000; $t = $s.Replace('a', ('b' * 100))".to_string();
+    let format = "$f = ('{0}' * 1000) -f ('x' * 10000); iex $f".to_string();
+    let regex = "$r = ('a' * 10000) -replace '', ('c' * 100)".to_string();
     let js = format!(
         "var s = \"{}\".split(\"a\").join(\"{}\");",
-        "a".repeat(100_000),
-        "b".repeat(100_000)
+        "a".repeat(20_000),
+        "b".repeat(20_000)
     );
-    let many_uses = format!("$v = 'y' * 1000000\n{}", "Write-Host $v\n".repeat(200));
+    let many_uses = format!("$v = 'y' * 100000\n{}", "Write-Host $v\n".repeat(200));
+    // A small size limit keeps the test quick; each script would outgrow any limit.
+    let small = analyzer().max_decoded(1 << 18);
+    let cap = small.limits().max_decoded;
     for script in [
         doubling_ps,
         doubling_cmd,
@@ -346,15 +349,19 @@ fn values_that_multiply_stay_within_the_size_limit() {
         many_uses,
     ] {
         let t = Instant::now();
-        let a = analyzer().analyze(&script);
+        let a = small.analyze(&script);
         assert!(
             t.elapsed() < Duration::from_secs(5),
             "took {:?}",
             t.elapsed()
         );
-        assert!(a.decoded.len() <= analyzer().limits().max_decoded);
+        assert!(
+            a.decoded.len() <= cap.max(script.len()),
+            "{} bytes",
+            a.decoded.len()
+        );
         for layer in &a.layers {
-            assert!(layer.length <= analyzer().limits().max_decoded);
+            assert!(layer.length <= cap, "layer of {} bytes", layer.length);
         }
     }
     if let Some(peak) = peak_rss_mib() {
