@@ -115,14 +115,24 @@ pub static RULES: &[Rule] = &[
         []
     ),
     rule!(
-        "script-host",
-        "Runs script through Windows Script Host or MSHTA",
+        "vbscript",
+        "Runs VBScript (Windows Script Host or MSHTA)",
         "T1059.005",
         "Command and Scripting Interpreter: Visual Basic",
         "Execution",
-        r"(?i)\b(?:wscript|cscript)(?:\.exe)?\s+\S|\bmshta(?:\.exe)?\s+\S|\bWScript\.Shell\b|\bCreateObject\s*\(",
+        r"(?i)(?:^|[^.\w])CreateObject\s*\(|\bvbscript:|\b(?:wscript|cscript)(?:\.exe)?\s+[^\r\n]*\.vb[se]\b|\bExecute(?:Global)?\b[ \t(]",
         PROC,
-        ["wscript", "cscript", "mshta"]
+        ["wscript", "cscript", "vbscript"]
+    ),
+    rule!(
+        "jscript",
+        "Runs JScript (Windows Script Host or MSHTA)",
+        "T1059.007",
+        "Command and Scripting Interpreter: JavaScript",
+        "Execution",
+        r"(?i)new\s+ActiveXObject\s*\(|\bWScript\.CreateObject\s*\(|\bjavascript:|\b(?:wscript|cscript)(?:\.exe)?\s+[^\r\n]*\.js[e]?\b",
+        PROC,
+        ["wscript", "cscript", "javascript:"]
     ),
     rule!(
         "unix-shell",

@@ -66,6 +66,7 @@ static MARKS: LazyLock<Vec<Marks>> = LazyLock::new(|| {
                 (r"\bfunction\s*[\w$]*\s*\(", 3),
                 (r"\b(?:eval|unescape|atob|decodeURIComponent)\s*\(", 3),
                 (r"String\.fromCharCode", 5),
+                (r"%u[0-9a-fA-F]{4}", 4),
                 (r"new\s+ActiveXObject\s*\(", 5),
                 (r"WScript\.(?:CreateObject|Shell|Echo)\s*\(", 2),
                 (r";\s*$", 1),

@@ -128,7 +128,8 @@ pub fn verdict(layers: &[Layer], behaviours: &[Behaviour], indicators: &[Indicat
         "powershell-exec",
         "powershell-start",
         "unix-shell",
-        "script-host",
+        "vbscript",
+        "jscript",
         "wmi-exec",
     ]
     .iter()

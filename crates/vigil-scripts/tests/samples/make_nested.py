@@ -37,7 +37,7 @@ def enc(code, flag="-EncodedCommand", pre="powershell.exe -NoP -NonI -W Hidden")
 
 
 def gzip_stream(code):
-    data = b64(gzip.compress(code.encode()))
+    data = b64(gzip.compress(code.encode(), mtime=0))
     return ("IEX (New-Object IO.StreamReader((New-Object IO.Compression.GzipStream("
             f"[IO.MemoryStream][Convert]::FromBase64String('{data}'),"
             "[IO.Compression.CompressionMode]::Decompress)),[Text.Encoding]::ASCII)).ReadToEnd()")
@@ -311,7 +311,7 @@ WRAP_TECH = {
     enc: ["T1027.010", "T1564.003"], gzip_stream: ["T1140"], deflate_stream: ["T1140"],
     b64_utf8: ["T1140"], scriptblock_unicode: ["T1140"], xor: ["T1140"],
     cmd_caret: ["T1059.003"], cmd_vars: ["T1059.003"], cmd_comspec: ["T1059.003"],
-    js_charcode: ["T1059.005"], js_unescape: ["T1059.005"], vbs_chr: ["T1059.005"],
+    js_charcode: ["T1059.007"], js_unescape: ["T1059.007"], vbs_chr: ["T1059.005"],
     vbs_reverse: ["T1059.005"],
 }
 
