@@ -17,13 +17,19 @@
 
 pub mod answer;
 pub mod grounding;
+pub mod http;
 pub mod lake;
+pub mod llm;
 pub mod nl2kql;
 pub mod planner;
+pub mod plugins;
 pub mod session;
 pub mod skill;
 pub mod skills;
 pub mod turn;
+
+#[cfg(test)]
+mod table_tests;
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -103,6 +103,8 @@ const CUES: &[(&str, &str, f64)] = &[
     ("nl_to_kql", r"^(which|how many|show|list|find|get|were there|did any|has any|count|top)\b|\b(generate|write|build|create) (a |the )?(kql|hunting)?\s?query\b", 1.5),
 ];
 
+static INCIDENTS: LazyLock<Regex> = LazyLock::new(|| re(r"\bincidents?\b"));
+
 static CUE_RES: LazyLock<Vec<(&'static str, Regex, f64)>> = LazyLock::new(|| {
     CUES.iter()
         .map(|(skill, pattern, weight)| (*skill, re(pattern), *weight))
@@ -137,7 +139,8 @@ impl Planner {
 
     /// Splits a compound prompt into the prompts of its steps.
     pub fn split(prompt: &str) -> Vec<String> {
-        if prompt.trim_start().starts_with('/') {
+        // A slash command or a query is one step: `;` and "then" belong to it.
+        if prompt.trim_start().starts_with('/') || looks_like_kql(prompt) {
             return vec![prompt.trim().to_string()];
         }
         SPLIT
@@ -247,31 +250,47 @@ fn grounding_bonus(skill: &str, g: &Grounding, lower: &str, why: &mut Vec<String
         "lookup_entity" if g.time.is_some() => add(-1.0, "a time range asks for events"),
         "hunt_sigma" if g.first(EntityKind::Technique).is_some() => add(2.0, "an ATT&CK id"),
         "nl_to_kql" if g.time.is_some() => add(1.0, "a time range"),
+        "nl_to_kql" if INCIDENTS.is_match(lower) => add(-2.5, "incidents have their own skills"),
         _ => {}
     }
     bonus
 }
 
-/// A query pasted as a prompt: a catalog table (or `union`, `let`, `print`) followed by
-/// a pipe.
+/// A query pasted as a prompt, alone or after some words ("Run this KQL: T | take 3",
+/// "Can you run this for me? T | …"): a catalog table (or `union`, `let`, `print`)
+/// followed by a pipe.
 pub fn looks_like_kql(text: &str) -> bool {
-    let t = kql_part(text);
-    let first = t.split(|c: char| c.is_whitespace() || c == '|').next().unwrap_or("");
-    let starts = vigil_schema::Catalog::builtin().table(first).is_some()
-        || matches!(first, "union" | "let" | "print" | "datatable" | "range");
-    starts && (t.contains('|') || first == "print")
+    kql_start(text).is_some()
 }
 
-/// The query in a prompt such as "Run this KQL: T | take 3".
+/// Where the query in a prompt starts.
+fn kql_start(text: &str) -> Option<usize> {
+    let catalog = vigil_schema::Catalog::builtin();
+    let mut offset = 0;
+    for piece in text.split_inclusive(|c: char| c.is_whitespace() || c == ':' || c == '`') {
+        let word = piece.trim_end_matches(|c: char| c.is_whitespace() || c == ':' || c == '`');
+        let start = offset;
+        offset += piece.len();
+        let starts = catalog.table(word).is_some()
+            || matches!(word, "union" | "let" | "print" | "datatable" | "range");
+        if starts {
+            let rest = &text[start..];
+            if rest.contains('|') || word == "print" {
+                return Some(start);
+            }
+        }
+    }
+    None
+}
+
+/// The query in a prompt.
 fn kql_part(text: &str) -> &str {
     let t = text.trim();
-    static PREFIX: LazyLock<Regex> =
-        LazyLock::new(|| re(r"(?is)^(?:please\s+)?(?:run|execute)\s+(?:this|the|a)?\s*(?:kql|query|kql query)?\s*:?\s*"));
-    let t = match PREFIX.find(t) {
-        Some(m) if m.end() > 0 => &t[m.end()..],
-        _ => t,
+    let t = match kql_start(t) {
+        Some(i) => &t[i..],
+        None => t,
     };
-    t.trim().trim_start_matches("```kql").trim_start_matches("```").trim_end_matches("```").trim()
+    t.trim().trim_end_matches("```").trim()
 }
 
 /// `key=value` pairs after `/skill`, or the whole text for the first required input.
@@ -334,6 +353,7 @@ fn fill(spec: &SkillSpec, inputs: &mut Inputs, g: &Grounding, prompt: &str) {
             InputKind::Severity => g.severity.clone(),
             InputKind::Integer => g.limit.map(|n| n.to_string()),
             InputKind::Status => status_in(prompt),
+            InputKind::Technique => g.first(EntityKind::Technique).map(str::to_string),
             InputKind::Text | InputKind::Script if input.required => Some(prompt.to_string()),
             InputKind::Text | InputKind::Script | InputKind::Path => None,
         };

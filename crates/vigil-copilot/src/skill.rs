@@ -35,6 +35,8 @@ pub enum InputKind {
     Path,
     /// An incident status: New, Active, Closed, or Open (not closed).
     Status,
+    /// An ATT&CK technique or tactic id.
+    Technique,
 }
 
 impl InputKind {
@@ -50,6 +52,7 @@ impl InputKind {
             InputKind::Script => "script",
             InputKind::Path => "path",
             InputKind::Status => "status",
+            InputKind::Technique => "technique",
         }
     }
 }

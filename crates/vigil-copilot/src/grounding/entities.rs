@@ -123,8 +123,7 @@ static URL: LazyLock<Regex> =
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i)\b[a-z0-9][a-z0-9._%+\-]*@[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*\.[a-z]{2,63}\b")
 });
-static IPV4: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?:^|[^0-9.])((?:\d{1,3}\.){3}\d{1,3})(?:$|[^0-9.]|\.(?:$|\s))"));
+static IPV4: LazyLock<Regex> = LazyLock::new(|| re(r"(?:\d{1,3}\.){3}\d{1,3}"));
 static HASH: LazyLock<Regex> = LazyLock::new(|| re(r"\b[0-9a-fA-F]{32,64}\b"));
 static CVE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\bcve-\d{4}-\d{4,7}\b"));
 static TECHNIQUE: LazyLock<Regex> =
@@ -340,8 +339,17 @@ pub fn extract(prompt: &str) -> Vec<Entity> {
             &mut out,
         );
     }
-    for c in IPV4.captures_iter(&text) {
-        let Some(m) = c.get(1) else { continue };
+    for m in IPV4.find_iter(&text) {
+        // Not part of a longer dotted number (a version, an OID).
+        let before = text[..m.start()].chars().next_back();
+        let after = text[m.end()..].chars().next();
+        let after2 = text[m.end()..].chars().nth(1);
+        if before.is_some_and(|c| c.is_ascii_digit() || c == '.')
+            || after.is_some_and(|c| c.is_ascii_digit())
+            || (after == Some('.') && after2.is_some_and(|c| c.is_ascii_digit()))
+        {
+            continue;
+        }
         if claimed.overlaps(m.start(), m.end()) || m.as_str().parse::<Ipv4Addr>().is_err() {
             continue;
         }

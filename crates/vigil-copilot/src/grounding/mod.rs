@@ -134,14 +134,20 @@ fn re(pattern: &str) -> Regex {
 }
 
 static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:(that|this|the same|those|these|same|its|their)\s+(device|host|machine|computer|endpoint|server|workstation|user|account|person|ip|address|ip address|hash|file|domain|url|incident|alert)(s|es)?|(?:(?:on|from|by|about|of|with|for|did|does|is|was)\s+)(it|them|that one|he|she|they)\b|(?:(?:what else did|what else has|what did|who is|is)\s+)(he|she|they|it))\b")
+    re(r"(?i)\b(?:(that|this|the same|those|these|same|its|their)\s+(device|host|machine|computer|endpoint|server|workstation|user|account|person|ip|address|ip address|hash|file|domain|url|incident|alert)(s|es)?|(?:(?:on|from|by|about|of|with|for|did|does|is|was)\s+)(it|them|that one|he|she|they)\b|(?:(?:what else did|what else has|what did|who is|is|has|have|had|does|was)\s+)(he|she|they|it))\b")
 });
 static SEVERITY: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i)\b(high|medium|low|informational|critical)(?:[- ]severity|[- ]sev|\s+priority)?\b")
 });
 static LIMIT: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:top|first|last|latest|most recent|recent)\s+(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty|hundred)\b|\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty)\s+(?:most recent|latest|newest|recent|last|top|biggest|largest)\b")
+    re(r"(?i)\b(?:top|first|last|latest|most recent|recent|newest)\s+(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty|hundred)\b(?:[\s-]+([a-z]+))?|(?:^|\s)(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty)\s+(?:most recent|latest|newest)\b")
 });
+
+/// Words after "last N" that make it a time range, not a count.
+const TIME_UNITS: &[&str] = &[
+    "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour", "hours", "d", "day", "days",
+    "w", "wk", "wks", "week", "weeks", "mo", "month", "months", "y", "year", "years", "four",
+];
 
 fn number_word(word: &str) -> Option<u32> {
     Some(match word.to_ascii_lowercase().as_str() {
@@ -226,8 +232,14 @@ impl Grounder {
                     .unwrap_or_default()
             });
         let limit = LIMIT
-            .captures(prompt)
-            .and_then(|c| c.get(1).or_else(|| c.get(2)))
+            .captures_iter(prompt)
+            .filter(|c| {
+                let unit = c.get(2).map(|u| u.as_str().to_ascii_lowercase());
+                !unit.is_some_and(|u| TIME_UNITS.contains(&u.as_str()))
+                    && !c.get(1).is_some_and(|n| n.as_str().eq_ignore_ascii_case("twenty")
+                        && c.get(2).is_some_and(|u| u.as_str().starts_with("four")))
+            })
+            .find_map(|c| c.get(1).or_else(|| c.get(3)))
             .and_then(|m| number_word(m.as_str()));
         Grounding {
             prompt: prompt.to_string(),
@@ -244,7 +256,8 @@ impl Grounder {
     /// domain (`ws-01.corp.example`) becomes a device.
     fn named_in(&self, prompt: &str, entities: &mut Vec<Entity>) {
         let mut found = Vec::new();
-        for (_, word) in entities::words(prompt) {
+        let refanged = entities::refang(prompt);
+        for (_, word) in entities::words(&refanged) {
             let word = word.trim_end_matches("'s").trim_end_matches('\'');
             if let Some(device) = self.known.device(word) {
                 found.push(Entity::new(EntityKind::Device, device));
@@ -266,7 +279,12 @@ impl Grounder {
             !(e.kind == EntityKind::Domain && self.known.device(&e.value).is_some())
         });
         for f in found {
-            if !entities.iter().any(|e| e.kind == f.kind && e.value == f.value) {
+            // A known user whose name is an email the prompt wrote is that email.
+            let as_email = f.kind == EntityKind::User
+                && entities
+                    .iter()
+                    .any(|e| e.kind == EntityKind::Email && e.value.eq_ignore_ascii_case(&f.value));
+            if !as_email && !entities.iter().any(|e| e.kind == f.kind && e.value == f.value) {
                 entities.push(f);
             }
         }

@@ -40,7 +40,7 @@ impl HuntSigma {
                 .map(|e| e.to_string())
                 .collect(),
                 inputs: vec![
-                    InputSpec::optional("technique", InputKind::Text, "an ATT&CK technique id (T1003) or a Sigma tag (attack.credential_access)"),
+                    InputSpec::optional("technique", InputKind::Technique, "an ATT&CK technique id (T1003) or a Sigma tag (attack.credential_access)"),
                     InputSpec::optional("rules", InputKind::Path, "a folder or file of Sigma rules (default: $VIGIL_RULES, else <data-dir>/rules)"),
                 ],
                 source: "builtin".into(),
