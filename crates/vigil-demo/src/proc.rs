@@ -5,6 +5,9 @@
 //! Keeping one value for both makes process ids, command lines and parent links agree
 //! across tables, the way real telemetry does.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use crate::org::{NETBIOS, User};
 use crate::rng::digest_hex;
 use crate::sink::Row;
@@ -26,16 +29,37 @@ impl Image {
         self.path.rsplit(['\\', '/']).next().unwrap_or(self.path)
     }
 
+    /// One of the file's stand-in hashes (0 SHA-256, 1 SHA-1, 2 MD5), worked out once
+    /// per program: every event a process causes names them.
+    fn hash(&self, which: usize) -> String {
+        type Hashes = [String; 3];
+        static CACHE: OnceLock<Mutex<HashMap<(&'static str, &'static str), Hashes>>> =
+            OnceLock::new();
+        let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+        let mut map = match cache.lock() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let hashes = map.entry((self.path, self.version)).or_insert_with(|| {
+            [
+                digest_hex(&["sha256", self.path, self.version], 64),
+                digest_hex(&["sha1", self.path, self.version], 40),
+                digest_hex(&["md5", self.path, self.version], 32),
+            ]
+        });
+        hashes[which].clone()
+    }
+
     pub fn sha256(&self) -> String {
-        digest_hex(&["sha256", self.path, self.version], 64)
+        self.hash(0)
     }
 
     pub fn sha1(&self) -> String {
-        digest_hex(&["sha1", self.path, self.version], 40)
+        self.hash(1)
     }
 
     pub fn md5(&self) -> String {
-        digest_hex(&["md5", self.path, self.version], 32)
+        self.hash(2)
     }
 }
 

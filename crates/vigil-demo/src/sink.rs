@@ -117,7 +117,7 @@ fn write_canonical(value: &Json, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(&Json::String(k.clone()).to_string());
+                write_str(k, out);
                 out.push(':');
                 write_canonical(v, out);
             }
@@ -133,7 +133,23 @@ fn write_canonical(value: &Json, out: &mut String) {
             }
             out.push(']');
         }
+        Json::String(text) => write_str(text, out),
         other => out.push_str(&other.to_string()),
+    }
+}
+
+/// A JSON string literal: plain text is copied as it is, anything that needs escaping
+/// goes through serde_json.
+fn write_str(text: &str, out: &mut String) {
+    let plain = text
+        .bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7F);
+    if plain {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        out.push_str(&Json::String(text.to_string()).to_string());
     }
 }
 
@@ -211,7 +227,7 @@ impl Sink {
             if i > 0 {
                 text.push(',');
             }
-            text.push_str(&Json::String((*k).to_string()).to_string());
+            write_str(k, &mut text);
             text.push(':');
             write_canonical(v, &mut text);
         }
