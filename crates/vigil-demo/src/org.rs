@@ -211,6 +211,9 @@ pub struct Cast {
     /// The administrator whose PsExec use is legitimate.
     pub admin: usize,
     pub backup_service: usize,
+    /// An engineering workstation whose CAD program keeps crashing (a bad graphics
+    /// driver): the place to look at application crashes.
+    pub crashy_device: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -347,6 +350,12 @@ impl Org {
             .iter()
             .position(|u| u.sam == "svc_backup")
             .unwrap_or(0);
+        let crashy_owner = engineering
+            .iter()
+            .copied()
+            .find(|u| *u != leaver)
+            .unwrap_or(leaver);
+        let crashy_device = users[crashy_owner].device.unwrap_or(lab);
         let cast = Cast {
             phish_victim,
             phish_others,
@@ -357,6 +366,7 @@ impl Org {
             roaster,
             admin,
             backup_service,
+            crashy_device,
         };
         Org {
             tenant_id,

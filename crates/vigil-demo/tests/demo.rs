@@ -672,3 +672,37 @@ fn managed_devices_have_apps_settings_and_groups() {
     let extra: Value = serde_json::from_str(s(info, "AdditionalFields")).unwrap();
     assert_eq!(extra["PrimaryUser"], usb.users[0].as_str());
 }
+
+#[test]
+fn application_crashes_come_with_werfault_and_cluster_on_one_device() {
+    let hotspot = truth().conventions["app_crash_hotspot"]
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let crashes: Vec<_> = rows("DeviceEvents")
+        .iter()
+        .filter(|r| s(r, "ActionType") == "ApplicationCrash")
+        .collect();
+    let on_hotspot = crashes
+        .iter()
+        .filter(|r| s(r, "DeviceName") == hotspot)
+        .count();
+    assert!(on_hotspot >= 5, "{on_hotspot} crashes on {hotspot}");
+    for c in &crashes {
+        let extra: Value = serde_json::from_str(s(c, "AdditionalFields")).unwrap();
+        assert_eq!(extra["FaultingApplicationName"], s(c, "FileName"));
+        let pid = c["ProcessId"].as_i64().unwrap();
+        let wer = rows("DeviceProcessEvents").iter().any(|p| {
+            s(p, "DeviceName") == s(c, "DeviceName")
+                && s(p, "FileName") == "WerFault.exe"
+                && s(p, "ProcessCommandLine").contains(&format!("-p {pid} "))
+                && p["InitiatingProcessId"] == c["ProcessId"]
+        });
+        assert!(
+            wer,
+            "no WerFault for the crash of {pid} on {}",
+            s(c, "DeviceName")
+        );
+    }
+}

@@ -336,7 +336,8 @@ fn burst(
                     Some(("LastSwitchedTime", "Qword", "133840128000000000")),
                 ))?;
             }
-            if rng.chance(0.012) {
+            let flaky = img.original == "SLDWORKS.exe" && dev.index == ctx.org.cast.crashy_device;
+            if rng.chance(if flaky { 0.5 } else { 0.012 }) {
                 crash(dev, &p, saved - MINUTE, rng, sink)?;
             }
         }

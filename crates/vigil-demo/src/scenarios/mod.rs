@@ -129,6 +129,13 @@ pub fn inject(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<GroundTruth, Error> {
         "DeviceEvents with ActionType 'ApplicationCrash' (AdditionalFields: FaultingApplicationName, FaultingModuleName, ExceptionCode), plus the WerFault.exe process in DeviceProcessEvents (command line '-u -p <pid>')".to_string(),
     );
     conventions.insert(
+        "app_crash_hotspot".to_string(),
+        format!(
+            "{}: SOLIDWORKS crashes there several times a week (a faulty graphics driver)",
+            org.devices[org.cast.crashy_device].name
+        ),
+    );
+    conventions.insert(
         "primary_user".to_string(),
         "IntuneDevices.UPN / UserName, and DeviceInfo.AdditionalFields.PrimaryUser (UPN); DeviceInfo.LoggedOnUsers lists the account".to_string(),
     );
@@ -138,7 +145,7 @@ pub fn inject(ctx: &Ctx<'_>, sink: &mut Sink) -> Result<GroundTruth, Error> {
     );
     conventions.insert(
         "security_event_computer".to_string(),
-        "SecurityEvent.Computer keeps Windows' spelling (TRE-DC01.tamarack.example); compare device names without case".to_string(),
+        "SecurityEvent.Computer and Account keep Windows' spelling (TRE-DC01.tamarack.example, TAMARACK\\adm.x); compare device and account names without case".to_string(),
     );
     conventions.insert(
         "usb".to_string(),
