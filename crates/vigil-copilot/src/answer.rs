@@ -42,14 +42,23 @@ pub fn table_markdown(table: &ResultTable) -> String {
     let _ = writeln!(
         out,
         "|{}|",
-        table.columns.iter().map(|_| "---").collect::<Vec<_>>().join("|")
+        table
+            .columns
+            .iter()
+            .map(|_| "---")
+            .collect::<Vec<_>>()
+            .join("|")
     );
     for row in table.rows.iter().take(ROWS_SHOWN) {
         let cells: Vec<String> = row.iter().map(cell).collect();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     if table.rows.len() > ROWS_SHOWN {
-        let _ = writeln!(out, "\n_{} more rows not shown._", table.rows.len() - ROWS_SHOWN);
+        let _ = writeln!(
+            out,
+            "\n_{} more rows not shown._",
+            table.rows.len() - ROWS_SHOWN
+        );
     }
     if table.rows.is_empty() {
         let _ = writeln!(out, "\n_No rows._");
@@ -86,7 +95,11 @@ fn output_markdown(out: &mut String, o: &SkillOutput) {
                     out,
                     "  Source records: {}{}",
                     e.sources.join(", "),
-                    if more > 0 { format!(" and {more} more") } else { String::new() }
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
                 );
             }
         }
@@ -134,7 +147,11 @@ pub fn markdown(turn: &Turn) -> String {
                 format!("{k}={v:?}")
             })
             .collect();
-        let outcome = if call.error.is_some() { "failed" } else { "ran" };
+        let outcome = if call.error.is_some() {
+            "failed"
+        } else {
+            "ran"
+        };
         let _ = writeln!(
             out,
             "{}. `{}` {outcome} in {} ms ({}){}",

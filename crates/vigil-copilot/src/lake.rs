@@ -184,7 +184,11 @@ fn evidence_of(kql: &str, table: &ResultTable, read: &[String]) -> Evidence {
 /// The rows of a batch as JSON values: numbers and booleans as such, times as RFC 3339
 /// UTC text, everything else as text.
 pub fn rows_of(batch: &RecordBatch) -> Vec<Vec<Json>> {
-    let columns: Vec<Vec<Json>> = batch.columns().iter().map(|c| values_of(c.as_ref())).collect();
+    let columns: Vec<Vec<Json>> = batch
+        .columns()
+        .iter()
+        .map(|c| values_of(c.as_ref()))
+        .collect();
     (0..batch.num_rows())
         .map(|r| columns.iter().map(|c| c[r].clone()).collect())
         .collect()
@@ -196,13 +200,29 @@ fn values_of(array: &dyn Array) -> Vec<Json> {
     match array.data_type() {
         DataType::Boolean => {
             let a = array.as_boolean();
-            (0..n).map(|i| if valid(i) { json!(a.value(i)) } else { Json::Null }).collect()
+            (0..n)
+                .map(|i| {
+                    if valid(i) {
+                        json!(a.value(i))
+                    } else {
+                        Json::Null
+                    }
+                })
+                .collect()
         }
         DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
             match cast(array, &DataType::Int64) {
                 Ok(c) => {
                     let a = c.as_primitive::<Int64Type>();
-                    (0..n).map(|i| if valid(i) { json!(a.value(i)) } else { Json::Null }).collect()
+                    (0..n)
+                        .map(|i| {
+                            if valid(i) {
+                                json!(a.value(i))
+                            } else {
+                                Json::Null
+                            }
+                        })
+                        .collect()
                 }
                 Err(_) => vec![Json::Null; n],
             }
@@ -211,7 +231,15 @@ fn values_of(array: &dyn Array) -> Vec<Json> {
             match cast(array, &DataType::UInt64) {
                 Ok(c) => {
                     let a = c.as_primitive::<UInt64Type>();
-                    (0..n).map(|i| if valid(i) { json!(a.value(i)) } else { Json::Null }).collect()
+                    (0..n)
+                        .map(|i| {
+                            if valid(i) {
+                                json!(a.value(i))
+                            } else {
+                                Json::Null
+                            }
+                        })
+                        .collect()
                 }
                 Err(_) => vec![Json::Null; n],
             }
@@ -254,7 +282,15 @@ fn values_of(array: &dyn Array) -> Vec<Json> {
         _ => match cast(array, &DataType::Utf8) {
             Ok(c) => {
                 let a = c.as_string::<i32>();
-                (0..n).map(|i| if a.is_valid(i) { json!(a.value(i)) } else { Json::Null }).collect()
+                (0..n)
+                    .map(|i| {
+                        if a.is_valid(i) {
+                            json!(a.value(i))
+                        } else {
+                            Json::Null
+                        }
+                    })
+                    .collect()
             }
             Err(_) => vec![Json::Null; n],
         },

@@ -104,7 +104,9 @@ impl CopilotBuilder {
         };
         let mut registry = Registry::builtin();
         registry.add(std::sync::Arc::new(skills::HuntSigma::new(self.rules)));
-        Ok(Copilot::from_parts(lake, registry, known, sessions, self.actor))
+        Ok(Copilot::from_parts(
+            lake, registry, known, sessions, self.actor,
+        ))
     }
 }
 
@@ -177,7 +179,11 @@ impl Copilot {
 
     /// Answers `prompt` in `session` (a new one when `None`), and stores the turn.
     /// Returns the session id and the turn.
-    pub async fn ask(&mut self, session: Option<&str>, prompt: &str) -> Result<(String, Turn), CopilotError> {
+    pub async fn ask(
+        &mut self,
+        session: Option<&str>,
+        prompt: &str,
+    ) -> Result<(String, Turn), CopilotError> {
         let now = self.lake.now();
         let (id, earlier) = match (session, &self.sessions) {
             (Some(id), Some(store)) => {
@@ -200,11 +206,19 @@ impl Copilot {
     }
 
     /// Answers `prompt` after the `earlier` turns, without storing anything.
-    pub async fn answer(&self, prompt: &str, earlier: &[Turn], at: DateTime<Utc>) -> Result<Turn, CopilotError> {
+    pub async fn answer(
+        &self,
+        prompt: &str,
+        earlier: &[Turn],
+        at: DateTime<Utc>,
+    ) -> Result<Turn, CopilotError> {
         let mut context: Vec<Entity> = Vec::new();
         for t in earlier.iter().rev() {
             for e in t.entities() {
-                if !context.iter().any(|c| c.kind == e.kind && c.value == e.value) {
+                if !context
+                    .iter()
+                    .any(|c| c.kind == e.kind && c.value == e.value)
+                {
                     context.push(e);
                 }
             }
@@ -233,7 +247,8 @@ impl Copilot {
             };
             // Later steps of the same prompt refer to this one's results first.
             if let Some(o) = &output {
-                let fresh: Vec<&Entity> = grounding.all_entities().chain(o.entities.iter()).collect();
+                let fresh: Vec<&Entity> =
+                    grounding.all_entities().chain(o.entities.iter()).collect();
                 for e in fresh.into_iter().rev() {
                     context.retain(|c| !(c.kind == e.kind && c.value == e.value));
                     let mut e = e.clone();

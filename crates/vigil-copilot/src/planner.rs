@@ -43,14 +43,17 @@ fn re(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| panic!("planner pattern {pattern:?}: {e}"))
 }
 
-static SPLIT: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)\s*(?:;\s*|,?\s+and then\s+|,?\s+then\s+|\.\s+(?:then|also|and)\s+|,?\s+after that,?\s+)"));
+static SPLIT: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)\s*(?:;\s*|,?\s+and then\s+|,?\s+then\s+|\.\s+(?:then|also|and)\s+|,?\s+after that,?\s+)",
+    )
+});
 
 const STOP: &[&str] = &[
     "a", "an", "the", "of", "on", "in", "to", "for", "by", "at", "is", "it", "me", "my", "and",
-    "or", "with", "from", "this", "that", "these", "those", "be", "was", "were", "are", "i",
-    "we", "our", "us", "you", "please", "can", "could", "would", "do", "does", "did", "any",
-    "all", "there", "their", "its", "as", "into", "about", "what", "which", "who", "how",
+    "or", "with", "from", "this", "that", "these", "those", "be", "was", "were", "are", "i", "we",
+    "our", "us", "you", "please", "can", "could", "would", "do", "does", "did", "any", "all",
+    "there", "their", "its", "as", "into", "about", "what", "which", "who", "how",
 ];
 
 /// Lower-cased words without stop words, crudely stemmed so that "incidents" meets
@@ -94,15 +97,53 @@ pub struct Planner {
 /// Cues that favour a skill beyond its words: (skill, pattern over the lower-cased
 /// prompt, weight).
 const CUES: &[(&str, &str, f64)] = &[
-    ("summarize_incident", r"\b(summar|investigat|what happened in|tell me about|timeline|details of|explain|report on|walk me through)", 3.0),
-    ("list_incidents", r"\bincidents\b|incident queue|\bqueue\b", 2.5),
-    ("lookup_entity", r"\b(look ?up|what do (we|you) know|tell me about|have we seen|seen before|in our environment|where (does|did|has) .{0,40} appear|who is|profile of|anything on)\b", 3.0),
-    ("hunt_sigma", r"\bsigma\b|\bdetection rules?\b|\brules? (for|fire|fired)\b|\bhunt (for|with)\b", 3.0),
-    ("describe_table", r"\b(describe|schema|columns?|fields?|what is in|what's in|what does .{0,30} (hold|contain))\b", 2.5),
-    ("run_kql", r"^\s*(run|execute)\b.{0,20}\b(kql|query)\b|\bkql:\s", 3.0),
-    ("nl_to_kql", r"^(which|how many|show|list|find|get|were there|did any|has any|count|top)\b|\b(generate|write|build|create) (a |the )?(kql|hunting)?\s?query\b", 1.5),
+    (
+        "summarize_incident",
+        r"\b(summar|investigat|what happened in|tell me about|timeline|details of|explain|report on|walk me through)",
+        3.0,
+    ),
+    (
+        "list_incidents",
+        r"\bincidents\b|incident queue|\bqueue\b",
+        2.5,
+    ),
+    (
+        "lookup_entity",
+        r"\b(look ?up|what do (we|you) know|tell me about|have we seen|seen before|in our environment|where (does|did|has) .{0,40} appear|who is|profile of|anything on)\b",
+        3.0,
+    ),
+    (
+        "hunt_sigma",
+        r"\bsigma\b|\bdetection rules?\b|\brules? (for|fire|fired)\b|\bhunt (for|with)\b",
+        3.0,
+    ),
+    (
+        "describe_table",
+        r"\b(describe|schema|columns?|fields?|what is in|what's in|what does .{0,30} (hold|contain))\b",
+        2.5,
+    ),
+    (
+        "run_kql",
+        r"^\s*(run|execute)\b.{0,20}\b(kql|query)\b|\bkql:\s",
+        3.0,
+    ),
+    (
+        "analyze_script",
+        r"\b(analy[sz]e|deobfuscate|decode|explain|unpack)\b.{0,30}\b(script|command|powershell|payload|macro|one-?liner|code|cmd)\b|\bwhat does this (script|command|code)|\bis this (script|command) (malicious|bad|safe)|\s-e(nc|ncodedcommand)?\s+[A-Za-z0-9+/=]{20,}",
+        4.0,
+    ),
+    (
+        "nl_to_kql",
+        r"^(which|how many|show|list|find|get|were there|did any|has any|count|top)\b|\b(generate|write|build|create) (a |the )?(kql|hunting)?\s?query\b",
+        1.5,
+    ),
 ];
 
+static ACTIVITY: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"\bwhat (else )?happened (on|to|with)\b|\bwhat else did\b|\bactivity (on|of|by)\b")
+});
+static SIGMA: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\bsigma\b|\brules?\b|\bdetections?\b|\bhunt\b"));
 static INCIDENTS: LazyLock<Regex> = LazyLock::new(|| re(r"\bincidents?\b"));
 
 static CUE_RES: LazyLock<Vec<(&'static str, Regex, f64)>> = LazyLock::new(|| {
@@ -123,7 +164,10 @@ impl Planner {
                 .iter()
                 .map(|e| terms(e).into_iter().collect())
                 .collect();
-            let all: BTreeSet<&String> = description.iter().chain(examples.iter().flatten()).collect();
+            let all: BTreeSet<&String> = description
+                .iter()
+                .chain(examples.iter().flatten())
+                .collect();
             for t in all {
                 *df.entry(t.clone()).or_default() += 1;
             }
@@ -166,14 +210,27 @@ impl Planner {
             let best_example = examples.iter().map(&weight).fold(0.0, f64::max);
             let mut score = 0.6 * weight(description) + best_example;
             let mut why = Vec::new();
-            let shared: Vec<&String> = words.iter().filter(|w| description.contains(*w) || examples.iter().any(|e| e.contains(*w))).collect();
+            let shared: Vec<&String> = words
+                .iter()
+                .filter(|w| description.contains(*w) || examples.iter().any(|e| e.contains(*w)))
+                .collect();
             if !shared.is_empty() {
-                why.push(format!("shares {}", shared.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+                why.push(format!(
+                    "shares {}",
+                    shared
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
             }
             for (skill, cue, w) in CUE_RES.iter() {
                 if skill == name && cue.is_match(&lower) {
                     score += w;
-                    why.push(format!("cue /{}/", cue.as_str().chars().take(24).collect::<String>()));
+                    why.push(format!(
+                        "cue /{}/",
+                        cue.as_str().chars().take(24).collect::<String>()
+                    ));
                 }
             }
             score += grounding_bonus(name, g, &lower, &mut why);
@@ -184,7 +241,12 @@ impl Planner {
     }
 
     /// Plans one step for one prompt.
-    pub fn plan_step(&self, registry: &Registry, prompt: &str, g: &Grounding) -> Result<Step, PlanError> {
+    pub fn plan_step(
+        &self,
+        registry: &Registry,
+        prompt: &str,
+        g: &Grounding,
+    ) -> Result<Step, PlanError> {
         let prompt = prompt.trim();
         if prompt.is_empty() {
             return Err(PlanError::Empty);
@@ -230,7 +292,10 @@ impl Planner {
 fn grounding_bonus(skill: &str, g: &Grounding, lower: &str, why: &mut Vec<String>) -> f64 {
     let has_incident = g.first(EntityKind::Incident).is_some();
     let has_entity = g.all_entities().any(|e| {
-        !matches!(e.kind, EntityKind::Incident | EntityKind::Technique | EntityKind::Cve)
+        !matches!(
+            e.kind,
+            EntityKind::Incident | EntityKind::Technique | EntityKind::Cve
+        )
     });
     let mut bonus = 0.0;
     let mut add = |w: f64, what: &str| {
@@ -239,6 +304,8 @@ fn grounding_bonus(skill: &str, g: &Grounding, lower: &str, why: &mut Vec<String
     };
     match skill {
         "summarize_incident" if has_incident => add(3.0, "an incident number"),
+        "summarize_incident" => add(-3.0, "no incident number"),
+        "nl_to_kql" if ACTIVITY.is_match(lower) => add(2.0, "asks for activity"),
         "list_incidents" if has_incident => add(-3.0, "one incident, not a list"),
         "list_incidents" if g.severity.is_some() && lower.contains("incident") => {
             add(1.5, "a severity of incidents")
@@ -249,6 +316,9 @@ fn grounding_bonus(skill: &str, g: &Grounding, lower: &str, why: &mut Vec<String
         "lookup_entity" if !has_entity => add(-3.0, "no entity to look up"),
         "lookup_entity" if g.time.is_some() => add(-1.0, "a time range asks for events"),
         "hunt_sigma" if g.first(EntityKind::Technique).is_some() => add(2.0, "an ATT&CK id"),
+        "hunt_sigma" if !SIGMA.is_match(lower) => {
+            add(-3.0, "no technique, rule or detection named")
+        }
         "nl_to_kql" if g.time.is_some() => add(1.0, "a time range"),
         "nl_to_kql" if INCIDENTS.is_match(lower) => add(-2.5, "incidents have their own skills"),
         _ => {}
@@ -308,7 +378,12 @@ fn direct_inputs(spec: &SkillSpec, args: &str) -> Inputs {
         for (k, v) in pairs {
             inputs.insert(k.to_string(), v.trim_matches('"').to_string());
         }
-    } else if let Some(first) = spec.inputs.iter().find(|i| i.required).or(spec.inputs.first()) {
+    } else if let Some(first) = spec
+        .inputs
+        .iter()
+        .find(|i| i.required)
+        .or(spec.inputs.first())
+    {
         inputs.insert(first.name.clone(), args.to_string());
     }
     inputs
@@ -338,9 +413,7 @@ fn fill(spec: &SkillSpec, inputs: &mut Inputs, g: &Grounding, prompt: &str) {
                     EntityKind::FilePath,
                     EntityKind::RegistryKey,
                 ];
-                let found = order
-                    .iter()
-                    .find_map(|k| g.of_kind(*k).next().cloned());
+                let found = order.iter().find_map(|k| g.of_kind(*k).next().cloned());
                 if let Some(e) = &found
                     && spec.inputs.iter().any(|i| i.name == "kind")
                     && !inputs.contains_key("kind")
@@ -354,13 +427,47 @@ fn fill(spec: &SkillSpec, inputs: &mut Inputs, g: &Grounding, prompt: &str) {
             InputKind::Integer => g.limit.map(|n| n.to_string()),
             InputKind::Status => status_in(prompt),
             InputKind::Technique => g.first(EntityKind::Technique).map(str::to_string),
-            InputKind::Text | InputKind::Script if input.required => Some(prompt.to_string()),
-            InputKind::Text | InputKind::Script | InputKind::Path => None,
+            InputKind::Script => script_part(prompt),
+            InputKind::Text if input.required => Some(prompt.to_string()),
+            InputKind::Text | InputKind::Path => None,
         };
         if let Some(v) = value {
             inputs.insert(input.name.clone(), v);
         }
     }
+}
+
+/// The script in "Analyze this script: …": a fenced block, else what follows the first
+/// colon of a short instruction, else nothing (the prompt is then only the request).
+fn script_part(prompt: &str) -> Option<String> {
+    if let Some(start) = prompt.find("```") {
+        let rest = &prompt[start + 3..];
+        let rest = rest.split_once('\n').map_or(rest, |(lang, body)| {
+            if lang.trim().chars().all(char::is_alphanumeric) {
+                body
+            } else {
+                rest
+            }
+        });
+        let body = rest.split("```").next().unwrap_or(rest).trim();
+        return (!body.is_empty()).then(|| body.to_string());
+    }
+    if let Some((head, tail)) = prompt.split_once(':')
+        && head.len() <= 80
+        && !tail.trim().is_empty()
+        && !head.contains('\\')
+    {
+        return Some(tail.trim().to_string());
+    }
+    // A command line pasted on its own.
+    static COMMAND: LazyLock<Regex> = LazyLock::new(|| {
+        re(
+            r"(?i)\b(powershell(\.exe)?|pwsh|cmd(\.exe)?|wscript|cscript|mshta|rundll32|bash|sh)\b\s+[-/]",
+        )
+    });
+    COMMAND
+        .find(prompt)
+        .map(|m| prompt[m.start()..].trim().to_string())
 }
 
 fn status_in(prompt: &str) -> Option<String> {

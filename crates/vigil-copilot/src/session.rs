@@ -175,7 +175,8 @@ impl Sessions {
             source,
         };
         let db = Connection::open(path).map_err(wrap)?;
-        db.busy_timeout(std::time::Duration::from_secs(10)).map_err(wrap)?;
+        db.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(wrap)?;
         db.execute_batch(SCHEMA).map_err(wrap)?;
         Ok(Sessions { db, path: shown })
     }
@@ -188,7 +189,12 @@ impl Sessions {
     }
 
     /// Starts a session; its id is short and unique.
-    pub fn create(&self, owner: &str, title: &str, now: DateTime<Utc>) -> Result<String, SessionError> {
+    pub fn create(
+        &self,
+        owner: &str,
+        title: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, SessionError> {
         let count: i64 = self
             .db
             .query_row("SELECT count(*) FROM copilot_sessions", [], |r| r.get(0))
@@ -197,7 +203,11 @@ impl Sessions {
         let id = format!(
             "s{}",
             vigil_detect::alert::short_digest(
-                &[nanos.to_string().as_bytes(), count.to_string().as_bytes(), owner.as_bytes()],
+                &[
+                    nanos.to_string().as_bytes(),
+                    count.to_string().as_bytes(),
+                    owner.as_bytes()
+                ],
                 5
             )
         );
@@ -208,20 +218,32 @@ impl Sessions {
                 params![id, title, owner, at],
             )
             .map_err(|e| self.err(e))?;
-        self.audit(owner, "session.create", &serde_json::json!({ "session": id }), now)?;
+        self.audit(
+            owner,
+            "session.create",
+            &serde_json::json!({ "session": id }),
+            now,
+        )?;
         Ok(id)
     }
 
     pub fn exists(&self, id: &str) -> Result<bool, SessionError> {
         self.db
-            .query_row("SELECT 1 FROM copilot_sessions WHERE id = ?1", [id], |_| Ok(()))
+            .query_row("SELECT 1 FROM copilot_sessions WHERE id = ?1", [id], |_| {
+                Ok(())
+            })
             .optional()
             .map(|r| r.is_some())
             .map_err(|e| self.err(e))
     }
 
     /// Stores a finished turn with its skill calls, and audits it.
-    pub fn add_turn(&mut self, session: &str, turn: &Turn, actor: &str) -> Result<(), SessionError> {
+    pub fn add_turn(
+        &mut self,
+        session: &str,
+        turn: &Turn,
+        actor: &str,
+    ) -> Result<(), SessionError> {
         let json = serde_json::to_string(turn).map_err(|e| SessionError::Corrupt(e.to_string()))?;
         let at = turn.at.to_rfc3339();
         let path = self.path.clone();
@@ -270,7 +292,13 @@ impl Sessions {
     }
 
     /// Appends to the audit log.
-    pub fn audit(&self, actor: &str, action: &str, detail: &serde_json::Value, now: DateTime<Utc>) -> Result<(), SessionError> {
+    pub fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        detail: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), SessionError> {
         self.db
             .execute(
                 "INSERT INTO audit_log (at, actor, action, detail_json) VALUES (?1, ?2, ?3, ?4)",
@@ -340,11 +368,21 @@ impl Sessions {
             .map_err(|e| self.err(e))?;
         texts
             .iter()
-            .map(|t| serde_json::from_str(t).map_err(|e| SessionError::Corrupt(format!("session {id}: {e}"))))
+            .map(|t| {
+                serde_json::from_str(t)
+                    .map_err(|e| SessionError::Corrupt(format!("session {id}: {e}")))
+            })
             .collect()
     }
 
-    pub fn pin(&self, id: &str, turn: u32, note: &str, actor: &str, now: DateTime<Utc>) -> Result<(), SessionError> {
+    pub fn pin(
+        &self,
+        id: &str,
+        turn: u32,
+        note: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), SessionError> {
         self.check_turn(id, turn)?;
         self.db
             .execute(
@@ -352,10 +390,23 @@ impl Sessions {
                 params![id, turn, note, now.to_rfc3339()],
             )
             .map_err(|e| self.err(e))?;
-        self.audit(actor, "session.pin", &serde_json::json!({"session": id, "turn": turn}), now)
+        self.audit(
+            actor,
+            "session.pin",
+            &serde_json::json!({"session": id, "turn": turn}),
+            now,
+        )
     }
 
-    pub fn feedback(&self, id: &str, turn: u32, rating: Rating, comment: &str, actor: &str, now: DateTime<Utc>) -> Result<(), SessionError> {
+    pub fn feedback(
+        &self,
+        id: &str,
+        turn: u32,
+        rating: Rating,
+        comment: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), SessionError> {
         self.check_turn(id, turn)?;
         self.db
             .execute(
@@ -412,7 +463,12 @@ impl Sessions {
             .map_err(|e| self.err(e))?;
         let feedback = stmt
             .query_map([id], |r| {
-                Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+                Ok((
+                    r.get::<_, u32>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
             })
             .map_err(|e| self.err(e))?
             .collect::<Result<Vec<_>, _>>()

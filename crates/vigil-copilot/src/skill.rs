@@ -129,7 +129,10 @@ impl ResultTable {
         let Some(i) = self.column(name) else {
             return Vec::new();
         };
-        self.rows.iter().filter_map(|r| text_of(r.get(i)?)).collect()
+        self.rows
+            .iter()
+            .filter_map(|r| text_of(r.get(i)?))
+            .collect()
     }
 }
 
@@ -232,11 +235,16 @@ pub struct SkillContext<'a> {
 pub trait Skill: Send + Sync {
     fn spec(&self) -> &SkillSpec;
 
-    async fn run(&self, ctx: &SkillContext<'_>, inputs: &Inputs) -> Result<SkillOutput, SkillError>;
+    async fn run(&self, ctx: &SkillContext<'_>, inputs: &Inputs)
+    -> Result<SkillOutput, SkillError>;
 }
 
 /// Reads a required input, or says which is missing.
-pub fn required<'a>(spec: &SkillSpec, inputs: &'a Inputs, name: &str) -> Result<&'a str, SkillError> {
+pub fn required<'a>(
+    spec: &SkillSpec,
+    inputs: &'a Inputs,
+    name: &str,
+) -> Result<&'a str, SkillError> {
     match inputs.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
         Some(v) => Ok(v),
         None => {

@@ -11,7 +11,9 @@ const GROUNDING: &str = include_str!("../tests/grounding.txt");
 const PLANNING: &str = include_str!("../tests/planning.txt");
 
 fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 11, 15, 30, 0).single().expect("a valid time")
+    Utc.with_ymd_and_hms(2026, 3, 11, 15, 30, 0)
+        .single()
+        .expect("a valid time")
 }
 
 fn grounder() -> Grounder {
@@ -23,7 +25,13 @@ fn grounder() -> Grounder {
         "web-ext-01.corp.example",
         "lnx-db-02",
     ];
-    let users = ["jdoe", "asmith", "mgarcia", "svc_backup", "ann@corp.example"];
+    let users = [
+        "jdoe",
+        "asmith",
+        "mgarcia",
+        "svc_backup",
+        "ann@corp.example",
+    ];
     Grounder::new(
         Known::new(
             devices.iter().map(|d| d.to_string()),
@@ -81,7 +89,9 @@ fn grounding_table() {
                     let wanted = if v == "none" {
                         None
                     } else {
-                        let (a, b) = v.split_once(" .. ").unwrap_or_else(|| panic!("bad time line {v:?}"));
+                        let (a, b) = v
+                            .split_once(" .. ")
+                            .unwrap_or_else(|| panic!("bad time line {v:?}"));
                         Some((parse_time(a), parse_time(b)))
                     };
                     if actual != wanted {
@@ -104,12 +114,23 @@ fn grounding_table() {
                     }
                 }
                 "ref" => {
-                    let (kind, value) = v.split_once(" -> ").unwrap_or_else(|| panic!("bad ref line {v:?}"));
-                    let found = got.references.iter().flat_map(|r| r.resolved.iter()).any(|e| {
-                        e.value == value && (kind == "any" || EntityKind::parse(kind).is_some_and(|k| k == e.kind))
-                    });
+                    let (kind, value) = v
+                        .split_once(" -> ")
+                        .unwrap_or_else(|| panic!("bad ref line {v:?}"));
+                    let found = got
+                        .references
+                        .iter()
+                        .flat_map(|r| r.resolved.iter())
+                        .any(|e| {
+                            e.value == value
+                                && (kind == "any"
+                                    || EntityKind::parse(kind).is_some_and(|k| k == e.kind))
+                        });
                     if !found {
-                        problems.push(format!("no reference resolved to {kind} {value} ({:?})", got.references));
+                        problems.push(format!(
+                            "no reference resolved to {kind} {value} ({:?})",
+                            got.references
+                        ));
                     }
                 }
                 kind => {
@@ -171,11 +192,17 @@ fn planning_table() {
         for (k, v) in expected {
             if k == "skill" {
                 if &step.skill != v {
-                    problems.push(format!("skill {} ({}), wanted {v}", step.skill, step.reason));
+                    problems.push(format!(
+                        "skill {} ({}), wanted {v}",
+                        step.skill, step.reason
+                    ));
                 }
             } else if let Some(input) = k.strip_prefix("input.") {
                 if step.inputs.get(input) != Some(v) {
-                    problems.push(format!("input {input} = {:?}, wanted {v:?}", step.inputs.get(input)));
+                    problems.push(format!(
+                        "input {input} = {:?}, wanted {v:?}",
+                        step.inputs.get(input)
+                    ));
                 }
             } else {
                 panic!("unknown line {k}: {v} in the planning table");
@@ -186,7 +213,10 @@ fn planning_table() {
         }
     }
     let routed = all.len() - failures.len();
-    eprintln!("planning: {routed} of {} prompts planned as the table says", all.len());
+    eprintln!(
+        "planning: {routed} of {} prompts planned as the table says",
+        all.len()
+    );
     assert!(
         failures.is_empty(),
         "{} of {} planning cases fail:\n{}",

@@ -61,7 +61,11 @@ impl Turn {
     /// The follow-ups the skills suggested.
     pub fn follow_ups(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        for f in self.calls.iter().flat_map(|c| c.output.iter().flat_map(|o| o.follow_ups.iter())) {
+        for f in self
+            .calls
+            .iter()
+            .flat_map(|c| c.output.iter().flat_map(|o| o.follow_ups.iter()))
+        {
             if !out.contains(f) {
                 out.push(f.clone());
             }

@@ -166,6 +166,26 @@ pub enum Command {
     /// The copilot's skills and their inputs
     #[command(subcommand)]
     Skills(crate::copilot::SkillsCommand),
+
+    /// Build a demo organisation's lake: 14 days of telemetry with attacks, hunted
+    #[command(
+        long_about = "Write fourteen days of a fictional company's telemetry (about 50 Windows \
+            devices, Linux servers, 200 users; process, network, file, registry, logon, \
+            sign-in, email, vulnerability, certificate and Intune tables) with injected \
+            attacks (phishing to ransomware precursors, USB exfiltration, password spray with \
+            MFA fatigue, Kerberoasting, an exposed vulnerable server) and benign look-alikes, \
+            read it into the lake and hunt it with Sigma rules, so alerts and incidents exist \
+            when it finishes. The same --seed and --now give the same data.",
+        after_help = "Examples:\n  \
+            vigil --data-dir demo demo\n  \
+            vigil --data-dir demo demo --seed 7 --now 2026-03-11T12:00:00Z\n  \
+            vigil demo --generate-only ./demo-files"
+    )]
+    Demo(crate::demo::DemoArgs),
+
+    /// Analyze a suspicious script or command line
+    #[command(subcommand)]
+    Analyze(crate::analyze::AnalyzeCommand),
 }
 
 #[derive(Args)]

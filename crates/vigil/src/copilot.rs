@@ -125,7 +125,9 @@ fn reference_time(text: &Option<String>) -> Result<Option<DateTime<Utc>>> {
         .map(|t| {
             DateTime::parse_from_rfc3339(t)
                 .map(|t| t.with_timezone(&Utc))
-                .with_context(|| format!("--now takes an RFC 3339 time such as 2026-03-11T15:30:00Z, not {t:?}"))
+                .with_context(|| {
+                    format!("--now takes an RFC 3339 time such as 2026-03-11T15:30:00Z, not {t:?}")
+                })
         })
         .transpose()
 }
@@ -135,7 +137,10 @@ fn default_rules(data_dir: &Path, flag: &Option<PathBuf>) -> Option<PathBuf> {
         return Some(r.clone());
     }
     if let Some(first) = std::env::var_os("VIGIL_RULES")
-        .and_then(|v| v.to_str().and_then(|s| s.split(':').next().map(PathBuf::from)))
+        .and_then(|v| {
+            v.to_str()
+                .and_then(|s| s.split(':').next().map(PathBuf::from))
+        })
         .filter(|p| !p.as_os_str().is_empty())
     {
         return Some(first);
@@ -167,7 +172,8 @@ fn turn_json(session: &str, turn: &Turn) -> serde_json::Value {
 
 pub fn ask(data_dir: &Path, args: AskArgs) -> Result<ExitCode> {
     let prompt = args.prompt.join(" ");
-    let store = Store::open(data_dir).with_context(|| format!("opening the lake in {}", data_dir.display()))?;
+    let store = Store::open(data_dir)
+        .with_context(|| format!("opening the lake in {}", data_dir.display()))?;
     let rt = runtime()?;
     let (session, turn) = rt.block_on(async {
         let mut copilot = open(&store, data_dir, &args.common).await?;
@@ -175,24 +181,40 @@ pub fn ask(data_dir: &Path, args: AskArgs) -> Result<ExitCode> {
     })?;
     let mut out = std::io::stdout().lock();
     if args.format == "json" {
-        writeln!(out, "{}", serde_json::to_string_pretty(&turn_json(&session, &turn))?)?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&turn_json(&session, &turn))?
+        )?;
     } else {
         writeln!(out, "{}", turn.answer.trim_end())?;
-        writeln!(out, "\n_Session {session}, turn {}: continue with `vigil ask --session {session} \"…\"`._", turn.seq)?;
+        writeln!(
+            out,
+            "\n_Session {session}, turn {}: continue with `vigil ask --session {session} \"…\"`._",
+            turn.seq
+        )?;
     }
     let failed = turn.calls.iter().all(|c| c.error.is_some());
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub fn chat(data_dir: &Path, args: ChatArgs) -> Result<ExitCode> {
-    let store = Store::open(data_dir).with_context(|| format!("opening the lake in {}", data_dir.display()))?;
+    let store = Store::open(data_dir)
+        .with_context(|| format!("opening the lake in {}", data_dir.display()))?;
     let rt = runtime()?;
     let mut copilot = rt.block_on(open(&store, data_dir, &args.common))?;
     let mut session = args.session.clone();
     let mut last_turn: Option<u32> = None;
     let stdin = std::io::stdin();
     let mut out = std::io::stdout();
-    writeln!(out, "Vigil chat. Ask a question; `/skill …` runs a skill; :pin [note], :feedback looks-right|needs-improvement|inappropriate [comment], :export markdown|json FILE, :skills, :quit.")?;
+    writeln!(
+        out,
+        "Vigil chat. Ask a question; `/skill …` runs a skill; :pin [note], :feedback looks-right|needs-improvement|inappropriate [comment], :export markdown|json FILE, :skills, :quit."
+    )?;
     loop {
         write!(out, "> ")?;
         out.flush()?;
@@ -206,7 +228,10 @@ pub fn chat(data_dir: &Path, args: ChatArgs) -> Result<ExitCode> {
         }
         if let Some(command) = line.strip_prefix(':') {
             let mut words = command.splitn(2, ' ');
-            let (verb, rest) = (words.next().unwrap_or(""), words.next().unwrap_or("").trim());
+            let (verb, rest) = (
+                words.next().unwrap_or(""),
+                words.next().unwrap_or("").trim(),
+            );
             let result = chat_command(&copilot, session.as_deref(), last_turn, verb, rest);
             match result {
                 Ok(true) => break,
@@ -231,7 +256,13 @@ pub fn chat(data_dir: &Path, args: ChatArgs) -> Result<ExitCode> {
 }
 
 /// A `:` command in chat; true means quit.
-fn chat_command(copilot: &Copilot, session: Option<&str>, turn: Option<u32>, verb: &str, rest: &str) -> Result<bool> {
+fn chat_command(
+    copilot: &Copilot,
+    session: Option<&str>,
+    turn: Option<u32>,
+    verb: &str,
+    rest: &str,
+) -> Result<bool> {
     let sessions = copilot.sessions().context("sessions are not kept")?;
     let now = copilot.lake().now();
     let actor = "chat";
@@ -254,7 +285,8 @@ fn chat_command(copilot: &Copilot, session: Option<&str>, turn: Option<u32>, ver
                 }
                 "feedback" => {
                     let (rating, comment) = rest.split_once(' ').unwrap_or((rest, ""));
-                    let rating = Rating::parse(rating).context("rate with looks-right, needs-improvement or inappropriate")?;
+                    let rating = Rating::parse(rating)
+                        .context("rate with looks-right, needs-improvement or inappropriate")?;
                     sessions.feedback(id, turn, rating, comment, actor, now)?;
                     println!("Thanks: feedback recorded for turn {turn}.");
                 }
@@ -294,21 +326,44 @@ fn export_text(record: &SessionRecord, format: &str) -> Result<String> {
                 .iter()
                 .find(|t| t.seq == p.turn)
                 .map_or("", |t| t.prompt.as_str());
-            out.push_str(&format!("- Turn {}: {prompt}{}\n", p.turn, if p.note.is_empty() { String::new() } else { format!(" — {}", p.note) }));
+            out.push_str(&format!(
+                "- Turn {}: {prompt}{}\n",
+                p.turn,
+                if p.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", p.note)
+                }
+            ));
         }
         out.push('\n');
     }
     for t in &record.turns {
-        out.push_str(&format!("## Turn {}: {}\n\n_{}_\n\n{}\n\n", t.seq, t.prompt, t.at.to_rfc3339(), t.answer.trim_end()));
+        out.push_str(&format!(
+            "## Turn {}: {}\n\n_{}_\n\n{}\n\n",
+            t.seq,
+            t.prompt,
+            t.at.to_rfc3339(),
+            t.answer.trim_end()
+        ));
         for f in record.feedback.iter().filter(|f| f.turn == t.seq) {
-            out.push_str(&format!("> Feedback: {}{}\n\n", f.rating.name().replace('_', " "), if f.comment.is_empty() { String::new() } else { format!(": {}", f.comment) }));
+            out.push_str(&format!(
+                "> Feedback: {}{}\n\n",
+                f.rating.name().replace('_', " "),
+                if f.comment.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", f.comment)
+                }
+            ));
         }
     }
     Ok(out)
 }
 
 fn sessions_db(data_dir: &Path) -> Result<Sessions> {
-    let store = Store::open(data_dir).with_context(|| format!("opening the lake in {}", data_dir.display()))?;
+    let store = Store::open(data_dir)
+        .with_context(|| format!("opening the lake in {}", data_dir.display()))?;
     Ok(Sessions::open(&store.db_path())?)
 }
 
@@ -321,12 +376,24 @@ pub fn sessions(data_dir: &Path, command: SessionsCommand) -> Result<ExitCode> {
             let rows: Vec<Vec<serde_json::Value>> = db
                 .list()?
                 .into_iter()
-                .map(|s| vec![json!(s.id), json!(s.updated.to_rfc3339()), json!(s.turns), json!(s.owner), json!(s.title)])
+                .map(|s| {
+                    vec![
+                        json!(s.id),
+                        json!(s.updated.to_rfc3339()),
+                        json!(s.turns),
+                        json!(s.owner),
+                        json!(s.title),
+                    ]
+                })
                 .collect();
             if rows.is_empty() && format == OutputFormat::Table {
                 println!("No sessions yet: `vigil ask \"…\"` starts one.");
             } else {
-                crate::output::print_rows(&["Session", "Updated", "Turns", "Owner", "Title"], &rows, format)?;
+                crate::output::print_rows(
+                    &["Session", "Updated", "Turns", "Owner", "Title"],
+                    &rows,
+                    format,
+                )?;
             }
         }
         SessionsCommand::Show { id, format } => {
@@ -338,8 +405,14 @@ pub fn sessions(data_dir: &Path, command: SessionsCommand) -> Result<ExitCode> {
             let text = export_text(&record, &format)?;
             match output {
                 Some(path) => {
-                    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-                    db.audit(&actor, "session.export", &json!({"session": id, "file": path.display().to_string()}), now)?;
+                    std::fs::write(&path, text)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    db.audit(
+                        &actor,
+                        "session.export",
+                        &json!({"session": id, "file": path.display().to_string()}),
+                        now,
+                    )?;
                     eprintln!("Wrote {}.", path.display());
                 }
                 None => print!("{text}"),
@@ -349,8 +422,14 @@ pub fn sessions(data_dir: &Path, command: SessionsCommand) -> Result<ExitCode> {
             db.pin(&id, turn, &note, &actor, now)?;
             println!("Pinned turn {turn} of session {id}.");
         }
-        SessionsCommand::Feedback { id, turn, rating, comment } => {
-            let rating = Rating::parse(&rating).context("rate with looks-right, needs-improvement or inappropriate")?;
+        SessionsCommand::Feedback {
+            id,
+            turn,
+            rating,
+            comment,
+        } => {
+            let rating = Rating::parse(&rating)
+                .context("rate with looks-right, needs-improvement or inappropriate")?;
             db.feedback(&id, turn, rating, &comment, &actor, now)?;
             println!("Feedback recorded for turn {turn} of session {id}.");
         }
@@ -358,7 +437,15 @@ pub fn sessions(data_dir: &Path, command: SessionsCommand) -> Result<ExitCode> {
             let rows: Vec<Vec<serde_json::Value>> = db
                 .audit_log()?
                 .into_iter()
-                .map(|a| vec![json!(a.id), json!(a.at.to_rfc3339()), json!(a.actor), json!(a.action), json!(a.detail.to_string())])
+                .map(|a| {
+                    vec![
+                        json!(a.id),
+                        json!(a.at.to_rfc3339()),
+                        json!(a.actor),
+                        json!(a.action),
+                        json!(a.detail.to_string()),
+                    ]
+                })
                 .collect();
             crate::output::print_rows(&["Id", "At", "Actor", "Action", "Detail"], &rows, format)?;
         }
@@ -380,11 +467,27 @@ pub fn skills(command: SkillsCommand) -> Result<ExitCode> {
             let inputs: Vec<String> = s
                 .inputs
                 .iter()
-                .map(|i| format!("{}{}: {}", i.name, if i.required { "" } else { "?" }, i.kind.name()))
+                .map(|i| {
+                    format!(
+                        "{}{}: {}",
+                        i.name,
+                        if i.required { "" } else { "?" },
+                        i.kind.name()
+                    )
+                })
                 .collect();
-            vec![json!(s.name), json!(inputs.join(", ")), json!(s.description), json!(s.examples.first())]
+            vec![
+                json!(s.name),
+                json!(inputs.join(", ")),
+                json!(s.description),
+                json!(s.examples.first()),
+            ]
         })
         .collect();
-    crate::output::print_rows(&["Skill", "Inputs", "Description", "Example"], &rows, format)?;
+    crate::output::print_rows(
+        &["Skill", "Inputs", "Description", "Example"],
+        &rows,
+        format,
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,8 +2,10 @@
 //! done in `vigil-ingest`, `vigil-store`, `vigil-kql`, `vigil-detect`, `vigil-copilot` and
 //! `vigil-schema`.
 
+mod analyze;
 mod cli;
 mod copilot;
+mod demo;
 mod hunt;
 mod incidents;
 mod ingest;
@@ -44,6 +46,8 @@ fn main() -> ExitCode {
         Command::Chat(args) => copilot::chat(&data_dir, args),
         Command::Sessions(command) => copilot::sessions(&data_dir, command),
         Command::Skills(command) => copilot::skills(command),
+        Command::Demo(args) => demo::run(&data_dir, args),
+        Command::Analyze(command) => analyze::run(command),
     };
     match result {
         Ok(code) => code,

@@ -6,6 +6,7 @@
 
 mod lake {
     pub mod common;
+    mod copilot;
     mod crash;
     mod evtx;
     mod exports;

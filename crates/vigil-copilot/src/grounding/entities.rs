@@ -65,7 +65,10 @@ impl EntityKind {
     }
 
     pub fn is_hash(self) -> bool {
-        matches!(self, EntityKind::Md5 | EntityKind::Sha1 | EntityKind::Sha256)
+        matches!(
+            self,
+            EntityKind::Md5 | EntityKind::Sha1 | EntityKind::Sha256
+        )
     }
 }
 
@@ -118,28 +121,36 @@ fn re(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| panic!("entity pattern {pattern:?}: {e}"))
 }
 
-static URL: LazyLock<Regex> =
-    LazyLock::new(|| re(r#"(?i)\b(?:https?|ftp)://[^\s<>"'`]+"#));
+static URL: LazyLock<Regex> = LazyLock::new(|| re(r#"(?i)\b(?:https?|ftp)://[^\s<>"'`]+"#));
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b[a-z0-9][a-z0-9._%+\-]*@[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*\.[a-z]{2,63}\b")
+    re(
+        r"(?i)\b[a-z0-9][a-z0-9._%+\-]*@[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*\.[a-z]{2,63}\b",
+    )
 });
 static IPV4: LazyLock<Regex> = LazyLock::new(|| re(r"(?:\d{1,3}\.){3}\d{1,3}"));
 static HASH: LazyLock<Regex> = LazyLock::new(|| re(r"\b[0-9a-fA-F]{32,64}\b"));
 static CVE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\bcve-\d{4}-\d{4,7}\b"));
-static TECHNIQUE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)\b(?:t\d{4}(?:\.\d{3})?|ta\d{4})\b"));
+static TECHNIQUE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b(?:t\d{4}(?:\.\d{3})?|ta\d{4})\b"));
 static INCIDENT: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\bincidents?\s*(?:number|no\.?|id|#)?\s*[:#]?\s*#?(\d{1,9}(?:\s*(?:,|and|&|or)\s*#?\d{1,9})*)\b")
+    re(
+        r"(?i)\bincidents?\s*(?:number|no\.?|id|#)?\s*[:#]?\s*#?(\d{1,9}(?:\s*(?:,|and|&|or)\s*#?\d{1,9})*)\b",
+    )
 });
 static NUMBER: LazyLock<Regex> = LazyLock::new(|| re(r"\d+"));
 static WIN_PATH: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)(?:"((?:[a-z]:\\|\\\\|%[a-z_]+%\\)[^"]*)"|'((?:[a-z]:\\|\\\\|%[a-z_]+%\\)[^']*)'|(?:^|[\s(=,])((?:[a-z]:\\|\\\\[a-z0-9._\-$]+\\|%[a-z_]+%\\)[^\s"'<>|,;)]*))"#)
+    re(
+        r#"(?i)(?:"((?:[a-z]:\\|\\\\|%[a-z_]+%\\)[^"]*)"|'((?:[a-z]:\\|\\\\|%[a-z_]+%\\)[^']*)'|(?:^|[\s(=,])((?:[a-z]:\\|\\\\[a-z0-9._\-$]+\\|%[a-z_]+%\\)[^\s"'<>|,;)]*))"#,
+    )
 });
 static UNIX_PATH: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?:^|[\s("'=])(/(?:etc|tmp|var|usr|home|opt|bin|sbin|root|dev|proc|srv|mnt|lib|Users|Library|Applications|private)(?:/[^\s"'<>|,;)]*)?)"#)
+    re(
+        r#"(?:^|[\s("'=])(/(?:etc|tmp|var|usr|home|opt|bin|sbin|root|dev|proc|srv|mnt|lib|Users|Library|Applications|private)(?:/[^\s"'<>|,;)]*)?)"#,
+    )
 });
 static REGISTRY: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?i)\b(?:hklm|hkcu|hkcr|hku|hkcc|hkey_local_machine|hkey_current_user|hkey_classes_root|hkey_users|hkey_current_config)(?::)?\\[^\s"'<>|,;]*"#)
+    re(
+        r#"(?i)\b(?:hklm|hkcu|hkcr|hku|hkcc|hkey_local_machine|hkey_current_user|hkey_classes_root|hkey_users|hkey_current_config)(?::)?\\[^\s"'<>|,;]*"#,
+    )
 });
 static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i)\b(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9\-]{0,61}[a-z0-9]\b")
@@ -249,7 +260,12 @@ pub fn extract(prompt: &str) -> Vec<Entity> {
     for m in REGISTRY.find_iter(&text) {
         let value = trim_trailing(m.as_str());
         claimed.claim(m.start(), m.start() + value.len());
-        push(m.start(), EntityKind::RegistryKey, value.to_string(), &mut out);
+        push(
+            m.start(),
+            EntityKind::RegistryKey,
+            value.to_string(),
+            &mut out,
+        );
     }
     for c in WIN_PATH.captures_iter(&text) {
         let Some(m) = c.get(1).or_else(|| c.get(2)).or_else(|| c.get(3)) else {
@@ -332,12 +348,7 @@ pub fn extract(prompt: &str) -> Vec<Entity> {
             continue;
         }
         claimed.claim(m.start(), m.end());
-        push(
-            m.start(),
-            kind,
-            m.as_str().to_ascii_lowercase(),
-            &mut out,
-        );
+        push(m.start(), kind, m.as_str().to_ascii_lowercase(), &mut out);
     }
     for m in IPV4.find_iter(&text) {
         // Not part of a longer dotted number (a version, an OID).
@@ -354,7 +365,12 @@ pub fn extract(prompt: &str) -> Vec<Entity> {
             continue;
         }
         claimed.claim(m.start(), m.end());
-        push(m.start(), EntityKind::Ipv4, m.as_str().to_string(), &mut out);
+        push(
+            m.start(),
+            EntityKind::Ipv4,
+            m.as_str().to_string(),
+            &mut out,
+        );
     }
     for (start, word) in words(&text) {
         if word.matches(':').count() < 2 || claimed.overlaps(start, start + word.len()) {
@@ -395,16 +411,17 @@ pub fn extract(prompt: &str) -> Vec<Entity> {
 /// punctuation.
 pub(crate) fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
     let mut offset = 0;
-    text.split_inclusive(char::is_whitespace).filter_map(move |piece| {
-        let start = offset;
-        offset += piece.len();
-        let trimmed_front = piece.trim_start_matches(['(', '"', '\'', '`', '<', '[']);
-        let lead = piece.len() - trimmed_front.len();
-        let word = trim_trailing(trimmed_front.trim_end())
-            .trim_end_matches(['>', '`'])
-            .trim_end_matches(['.', ',', ';', '?', '!']);
-        (!word.is_empty()).then_some((start + lead, word))
-    })
+    text.split_inclusive(char::is_whitespace)
+        .filter_map(move |piece| {
+            let start = offset;
+            offset += piece.len();
+            let trimmed_front = piece.trim_start_matches(['(', '"', '\'', '`', '<', '[']);
+            let lead = piece.len() - trimmed_front.len();
+            let word = trim_trailing(trimmed_front.trim_end())
+                .trim_end_matches(['>', '`'])
+                .trim_end_matches(['.', ',', ';', '?', '!']);
+            (!word.is_empty()).then_some((start + lead, word))
+        })
 }
 
 #[cfg(test)]

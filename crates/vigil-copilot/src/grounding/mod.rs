@@ -28,14 +28,54 @@ pub struct Known {
 
 /// Words that are never taken as a device or user name, whatever the lake holds.
 const COMMON_WORDS: &[&str] = &[
-    "a", "an", "the", "and", "or", "of", "on", "in", "to", "for", "by", "at", "is", "it", "me",
-    "my", "show", "list", "who", "what", "which", "when", "system", "local", "service",
-    "network", "admin", "administrator", "user", "users", "device", "devices", "host", "all",
-    "any", "none", "null", "-", "guest", "default", "everyone",
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "of",
+    "on",
+    "in",
+    "to",
+    "for",
+    "by",
+    "at",
+    "is",
+    "it",
+    "me",
+    "my",
+    "show",
+    "list",
+    "who",
+    "what",
+    "which",
+    "when",
+    "system",
+    "local",
+    "service",
+    "network",
+    "admin",
+    "administrator",
+    "user",
+    "users",
+    "device",
+    "devices",
+    "host",
+    "all",
+    "any",
+    "none",
+    "null",
+    "-",
+    "guest",
+    "default",
+    "everyone",
 ];
 
 impl Known {
-    pub fn new(devices: impl IntoIterator<Item = String>, users: impl IntoIterator<Item = String>) -> Known {
+    pub fn new(
+        devices: impl IntoIterator<Item = String>,
+        users: impl IntoIterator<Item = String>,
+    ) -> Known {
         let mut known = Known::default();
         for d in devices {
             let lower = d.to_ascii_lowercase();
@@ -69,11 +109,15 @@ impl Known {
     }
 
     pub fn device(&self, name: &str) -> Option<&str> {
-        self.devices.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.devices
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 
     pub fn user(&self, name: &str) -> Option<&str> {
-        self.users.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.users
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 }
 
@@ -134,19 +178,23 @@ fn re(pattern: &str) -> Regex {
 }
 
 static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:(that|this|the same|those|these|same|its|their)\s+(device|host|machine|computer|endpoint|server|workstation|user|account|person|ip|address|ip address|hash|file|domain|url|incident|alert)(s|es)?|(?:(?:on|from|by|about|of|with|for|did|does|is|was)\s+)(it|them|that one|he|she|they)\b|(?:(?:what else did|what else has|what did|who is|is|has|have|had|does|was)\s+)(he|she|they|it))\b")
+    re(
+        r"(?i)\b(?:(that|this|the same|those|these|same|its|their)\s+(device|host|machine|computer|endpoint|server|workstation|user|account|person|ip|address|ip address|hash|file|domain|url|incident|alert)(s|es)?|(?:(?:on|from|by|about|of|with|for|did|does|is|was)\s+)(it|them|that one|he|she|they)\b|(?:(?:what else did|what else has|what did|who is|is|has|have|had|does|was)\s+)(he|she|they|it))\b",
+    )
 });
 static SEVERITY: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i)\b(high|medium|low|informational|critical)(?:[- ]severity|[- ]sev|\s+priority)?\b")
 });
 static LIMIT: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:top|first|last|latest|most recent|recent|newest)\s+(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty|hundred)\b(?:[\s-]+([a-z]+))?|(?:^|\s)(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty)\s+(?:most recent|latest|newest)\b")
+    re(
+        r"(?i)\b(?:top|first|last|latest|most recent|recent|newest)\s+(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty|hundred)\b(?:[\s-]+([a-z]+))?|(?:^|\s)(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty)\s+(?:most recent|latest|newest)\b",
+    )
 });
 
 /// Words after "last N" that make it a time range, not a count.
 const TIME_UNITS: &[&str] = &[
-    "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour", "hours", "d", "day", "days",
-    "w", "wk", "wks", "week", "weeks", "mo", "month", "months", "y", "year", "years", "four",
+    "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour", "hours", "d", "day", "days", "w",
+    "wk", "wks", "week", "weeks", "mo", "month", "months", "y", "year", "years", "four",
 ];
 
 fn number_word(word: &str) -> Option<u32> {
@@ -236,8 +284,10 @@ impl Grounder {
             .filter(|c| {
                 let unit = c.get(2).map(|u| u.as_str().to_ascii_lowercase());
                 !unit.is_some_and(|u| TIME_UNITS.contains(&u.as_str()))
-                    && !c.get(1).is_some_and(|n| n.as_str().eq_ignore_ascii_case("twenty")
-                        && c.get(2).is_some_and(|u| u.as_str().starts_with("four")))
+                    && !c.get(1).is_some_and(|n| {
+                        n.as_str().eq_ignore_ascii_case("twenty")
+                            && c.get(2).is_some_and(|u| u.as_str().starts_with("four"))
+                    })
             })
             .find_map(|c| c.get(1).or_else(|| c.get(3)))
             .and_then(|m| number_word(m.as_str()));
@@ -275,16 +325,19 @@ impl Grounder {
                 found.push(Entity::new(EntityKind::User, user));
             }
         }
-        entities.retain(|e| {
-            !(e.kind == EntityKind::Domain && self.known.device(&e.value).is_some())
-        });
+        entities
+            .retain(|e| !(e.kind == EntityKind::Domain && self.known.device(&e.value).is_some()));
         for f in found {
             // A known user whose name is an email the prompt wrote is that email.
             let as_email = f.kind == EntityKind::User
                 && entities
                     .iter()
                     .any(|e| e.kind == EntityKind::Email && e.value.eq_ignore_ascii_case(&f.value));
-            if !as_email && !entities.iter().any(|e| e.kind == f.kind && e.value == f.value) {
+            if !as_email
+                && !entities
+                    .iter()
+                    .any(|e| e.kind == f.kind && e.value == f.value)
+            {
                 entities.push(f);
             }
         }
@@ -302,7 +355,12 @@ impl Grounder {
         out
     }
 
-    fn references_in(&self, prompt: &str, written: &[Entity], earlier: &[Entity]) -> Vec<Reference> {
+    fn references_in(
+        &self,
+        prompt: &str,
+        written: &[Entity],
+        earlier: &[Entity],
+    ) -> Vec<Reference> {
         let mut out = Vec::new();
         for c in REFERENCE.captures_iter(prompt) {
             let text = c[0].trim().to_string();
@@ -370,7 +428,10 @@ fn same_family(a: EntityKind, b: EntityKind) -> bool {
     a == b
         || (a.is_ip() && b.is_ip())
         || (a.is_hash() || a == EntityKind::FilePath) && (b.is_hash() || b == EntityKind::FilePath)
-        || matches!((a, b), (EntityKind::User, EntityKind::Email) | (EntityKind::Email, EntityKind::User))
+        || matches!(
+            (a, b),
+            (EntityKind::User, EntityKind::Email) | (EntityKind::Email, EntityKind::User)
+        )
 }
 
 #[cfg(test)]

@@ -40,15 +40,15 @@ fn re(pattern: &str) -> Regex {
 const MONTHS: &str = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?";
 const DAYS: &str = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun";
 const COUNT: &str = r"\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|twenty|thirty|forty[- ]eight|twenty[- ]four|several|few|couple(?: of)?";
-const UNIT: &str = r"min(?:ute)?s?|mins?|m|h(?:ou)?rs?|hours?|h|days?|d|weeks?|wks?|w|months?|mo|years?|y";
+const UNIT: &str =
+    r"min(?:ute)?s?|mins?|m|h(?:ou)?rs?|hours?|h|days?|d|weeks?|wks?|w|months?|mo|years?|y";
 
 static LAST_N: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
         r"(?i)\b(?:(?:in|over|during|for|within|from)\s+)?(?:the\s+)?(?:last|past|previous|preceding|recent)\s+(?:({COUNT})\s*)?({UNIT})\b"
     ))
 });
-static AGO: LazyLock<Regex> =
-    LazyLock::new(|| re(&format!(r"(?i)\b({COUNT})\s*({UNIT})\s+ago\b")));
+static AGO: LazyLock<Regex> = LazyLock::new(|| re(&format!(r"(?i)\b({COUNT})\s*({UNIT})\s+ago\b")));
 static SINCE: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
         r"(?i)\b(since|after|from|before|until|on|last)\s+(?:last\s+)?({DAYS}|yesterday|today|(?:\d{{4}}-\d{{2}}-\d{{2}})|(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS})(?:\s+\d{{4}})?)|(?:(?:{MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?))\b"
@@ -165,7 +165,11 @@ fn parse_date(text: &str, now: DateTime<Utc>, month_hint: Option<u32>) -> Option
             Some(m) => Some(month_of(m.as_str())?),
             None => month_hint,
         };
-        (c[1].parse::<u32>().ok()?, month?, c.get(3).map(|y| y.as_str()))
+        (
+            c[1].parse::<u32>().ok()?,
+            month?,
+            c.get(3).map(|y| y.as_str()),
+        )
     } else if let Some(c) = MONTH_DAY.captures(text) {
         (
             c[2].parse::<u32>().ok()?,
@@ -226,7 +230,10 @@ pub fn find(prompt: &str, now: DateTime<Utc>) -> Option<TimeRange> {
     if let Some(c) = LAST_N.captures(prompt) {
         let count = count_of(c.get(1).map(|m| m.as_str()));
         if let Some(span) = count.and_then(|n| unit_of(&c[2], n)) {
-            found.push((c.get(0).map_or(0, |m| m.start()), range(now - span, now, &c)));
+            found.push((
+                c.get(0).map_or(0, |m| m.start()),
+                range(now - span, now, &c),
+            ));
         }
     }
     if let Some(c) = AGO.captures(prompt) {
@@ -278,11 +285,7 @@ pub fn find(prompt: &str, now: DateTime<Utc>) -> Option<TimeRange> {
             "today" => range(midnight(today), now, &c),
             "yesterday" => day_range(today - Duration::days(1), &c),
             "this week" => range(midnight(last_weekday(today, Weekday::Mon)), now, &c),
-            "this month" => range(
-                midnight(today.with_day(1).unwrap_or(today)),
-                now,
-                &c,
-            ),
+            "this month" => range(midnight(today.with_day(1).unwrap_or(today)), now, &c),
             "this morning" => range(midnight(today), midnight(today) + Duration::hours(12), &c),
             // Last night: from 18:00 yesterday to 06:00 today.
             _ => range(
@@ -332,16 +335,34 @@ mod tests {
 
     #[test]
     fn relative_ranges() {
-        assert_eq!(span("in the last 24 hours"), ("2026-03-10 15:30".into(), "2026-03-11 15:30".into()));
-        assert_eq!(span("last week"), ("2026-03-04 15:30".into(), "2026-03-11 15:30".into()));
-        assert_eq!(span("yesterday"), ("2026-03-10 00:00".into(), "2026-03-11 00:00".into()));
-        assert_eq!(span("since Monday"), ("2026-03-09 00:00".into(), "2026-03-11 15:30".into()));
-        assert_eq!(span("between 3 and 5 March"), ("2026-03-03 00:00".into(), "2026-03-06 00:00".into()));
+        assert_eq!(
+            span("in the last 24 hours"),
+            ("2026-03-10 15:30".into(), "2026-03-11 15:30".into())
+        );
+        assert_eq!(
+            span("last week"),
+            ("2026-03-04 15:30".into(), "2026-03-11 15:30".into())
+        );
+        assert_eq!(
+            span("yesterday"),
+            ("2026-03-10 00:00".into(), "2026-03-11 00:00".into())
+        );
+        assert_eq!(
+            span("since Monday"),
+            ("2026-03-09 00:00".into(), "2026-03-11 15:30".into())
+        );
+        assert_eq!(
+            span("between 3 and 5 March"),
+            ("2026-03-03 00:00".into(), "2026-03-06 00:00".into())
+        );
     }
 
     #[test]
     fn a_date_later_this_year_means_last_year() {
-        assert_eq!(span("on 4 December"), ("2025-12-04 00:00".into(), "2025-12-05 00:00".into()));
+        assert_eq!(
+            span("on 4 December"),
+            ("2025-12-04 00:00".into(), "2025-12-05 00:00".into())
+        );
     }
 
     #[test]

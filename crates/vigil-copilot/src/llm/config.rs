@@ -129,7 +129,9 @@ impl ModelConfig {
     }
 
     pub fn is_azure(&self) -> bool {
-        self.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("azure"))
+        self.kind
+            .as_deref()
+            .is_some_and(|k| k.eq_ignore_ascii_case("azure"))
     }
 
     /// The chat completions URL.
@@ -138,7 +140,10 @@ impl ModelConfig {
         if self.is_azure() {
             format!(
                 "{base}/openai/deployments/{}/chat/completions?api-version={}",
-                self.deployment.as_deref().or(self.model.as_deref()).unwrap_or("default"),
+                self.deployment
+                    .as_deref()
+                    .or(self.model.as_deref())
+                    .unwrap_or("default"),
                 self.api_version.as_deref().unwrap_or("2024-06-01")
             )
         } else if base.ends_with("/chat/completions") {
@@ -203,6 +208,9 @@ mod tests {
             c.completions_url(),
             "https://res.openai.azure.example/openai/deployments/gpt4o/chat/completions?api-version=2024-06-01"
         );
-        assert_eq!(c.auth_headers(), vec![("api-key".to_string(), "k".to_string())]);
+        assert_eq!(
+            c.auth_headers(),
+            vec![("api-key".to_string(), "k".to_string())]
+        );
     }
 }

@@ -169,7 +169,12 @@ impl ChatModel {
     /// Sends the conversation and returns the reply, calling `delta` with each piece of
     /// streamed text. Identifying values are pseudonymised when the endpoint is not on
     /// this machine (or when the configuration asks for it), and restored in the reply.
-    pub fn complete(&self, messages: &[Message], tools: &[Tool], mut delta: impl FnMut(&str)) -> Result<Reply, ModelError> {
+    pub fn complete(
+        &self,
+        messages: &[Message],
+        tools: &[Tool],
+        mut delta: impl FnMut(&str),
+    ) -> Result<Reply, ModelError> {
         let mut names = Pseudonyms::new(&self.known_names);
         let masked: Vec<Message> = if self.config.pseudonymise() {
             messages
@@ -262,10 +267,13 @@ impl ChatModel {
         if !(200..300).contains(&resp.status) {
             return Err(status_error(req, resp.status, &resp.body));
         }
-        let v: Json = serde_json::from_str(&resp.body).map_err(|e| ModelError::Malformed(e.to_string()))?;
+        let v: Json =
+            serde_json::from_str(&resp.body).map_err(|e| ModelError::Malformed(e.to_string()))?;
         let msg = &v["choices"][0]["message"];
         if msg.is_null() {
-            return Err(ModelError::Malformed("no choices[0].message in the reply".into()));
+            return Err(ModelError::Malformed(
+                "no choices[0].message in the reply".into(),
+            ));
         }
         Ok(Reply {
             content: msg["content"].as_str().unwrap_or("").to_string(),
@@ -276,13 +284,20 @@ impl ChatModel {
                 .map(|c| ToolCall {
                     id: c["id"].as_str().unwrap_or("").to_string(),
                     name: c["function"]["name"].as_str().unwrap_or("").to_string(),
-                    arguments: c["function"]["arguments"].as_str().unwrap_or("{}").to_string(),
+                    arguments: c["function"]["arguments"]
+                        .as_str()
+                        .unwrap_or("{}")
+                        .to_string(),
                 })
                 .collect(),
         })
     }
 
-    fn streamed(&self, req: &crate::http::Request, delta: &mut dyn FnMut(&str)) -> Result<Reply, ModelError> {
+    fn streamed(
+        &self,
+        req: &crate::http::Request,
+        delta: &mut dyn FnMut(&str),
+    ) -> Result<Reply, ModelError> {
         let mut reply = Reply::default();
         let mut error_body = String::new();
         let mut malformed = None;
@@ -335,7 +350,9 @@ impl ChatModel {
             return Err(status_error(req, status, &error_body));
         }
         if let Some(m) = malformed {
-            return Err(ModelError::Malformed(format!("a streamed chunk was not JSON: {m}")));
+            return Err(ModelError::Malformed(format!(
+                "a streamed chunk was not JSON: {m}"
+            )));
         }
         Ok(reply)
     }

@@ -12,18 +12,21 @@ fn re(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| panic!("pseudonym pattern {pattern:?}: {e}"))
 }
 
-static EMAIL: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)\b[a-z0-9][a-z0-9._%+\-]*@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,63}\b"));
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)\b[a-z0-9][a-z0-9._%+\-]*@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,63}\b")
+});
 static IPV4: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"));
-static IPV6: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)\b(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{0,4}\b|(?i)\b[0-9a-f]{1,4}::[0-9a-f:]*\b"));
+static IPV6: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)\b(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{0,4}\b|(?i)\b[0-9a-f]{1,4}::[0-9a-f:]*\b")
+});
 static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|local|corp|lan|internal|example|invalid|test|info|biz|ru|cn|uk|de|fr|us|co|xyz|top|online|site|cloud|dev|app|gov|edu|mil|int)\b")
+    re(
+        r"(?i)\b(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|local|corp|lan|internal|example|invalid|test|info|biz|ru|cn|uk|de|fr|us|co|xyz|top|online|site|cloud|dev|app|gov|edu|mil|int)\b",
+    )
 });
 static ACCOUNT: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\b[a-z0-9][a-z0-9.\-]{0,30}\\[a-z0-9][a-z0-9._\-$]{0,63}"));
-static TOKEN: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\b(?:USER|HOST|IP|EMAIL|DOMAIN)_\d+\b"));
+static TOKEN: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:USER|HOST|IP|EMAIL|DOMAIN)_\d+\b"));
 
 /// One conversation's pseudonyms.
 pub struct Pseudonyms {
@@ -43,7 +46,11 @@ impl Pseudonyms {
             .iter()
             .filter(|n| n.len() >= 3)
             .map(|n| {
-                let kind = if n.contains('.') || n.contains('-') || n.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+                let kind = if n.contains('.')
+                    || n.contains('-')
+                    || n.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                {
                     "HOST"
                 } else {
                     "USER"
@@ -87,7 +94,9 @@ impl Pseudonyms {
         let known = self.known.clone();
         for (name, kind) in &known {
             let escaped = regex::escape(name);
-            let pattern = re(&format!(r"(?i)(^|[^A-Za-z0-9_.\-]){escaped}($|[^A-Za-z0-9_\-])"));
+            let pattern = re(&format!(
+                r"(?i)(^|[^A-Za-z0-9_.\-]){escaped}($|[^A-Za-z0-9_\-])"
+            ));
             let mut result = String::with_capacity(out.len());
             let mut last = 0;
             for c in pattern.captures_iter(&out) {
@@ -154,7 +163,14 @@ mod tests {
         let mut p = Pseudonyms::new(&["ws-fin-01.corp.example".into(), "jdoe".into()]);
         let text = "jdoe logged on to ws-fin-01.corp.example from 203.0.113.7, mail ann@corp.example, CORP\\asmith, c2 evil.example";
         let masked = p.mask(text);
-        for original in ["jdoe", "ws-fin-01", "203.0.113.7", "ann@corp.example", "asmith", "evil.example"] {
+        for original in [
+            "jdoe",
+            "ws-fin-01",
+            "203.0.113.7",
+            "ann@corp.example",
+            "asmith",
+            "evil.example",
+        ] {
             assert!(!masked.contains(original), "{original} left in {masked}");
         }
         assert!(masked.contains("USER_1") && masked.contains("HOST_1") && masked.contains("IP_1"));

@@ -89,6 +89,22 @@ pub const CONCEPTS: &[Concept] = &[
         ],
     },
     Concept {
+        noun: "MFA prompts",
+        triggers: &[r"\bmfa\b|multi[- ]?factor|2fa|push notification|mfa fatigue"],
+        table: "SigninLogs",
+        filter: r#"ResultType in ("50074", "50076", "500121", "50158") or AuthenticationRequirement == "multiFactorAuthentication""#,
+        template: None,
+        show: &[
+            "TimeGenerated",
+            "UserPrincipalName",
+            "AppDisplayName",
+            "IPAddress",
+            "Location",
+            "ResultType",
+            "ResultDescription",
+        ],
+    },
+    Concept {
         noun: "failed sign-ins",
         triggers: &[
             r"fail|unsuccessful|bad|wrong|denied|error",
@@ -109,7 +125,9 @@ pub const CONCEPTS: &[Concept] = &[
     },
     Concept {
         noun: "failed logons",
-        triggers: &[r"fail|unsuccessful|bad password|wrong password|denied|brute[- ]?force|logon failures?"],
+        triggers: &[
+            r"fail|unsuccessful|bad password|wrong password|denied|brute[- ]?force|logon failures?",
+        ],
         table: "DeviceLogonEvents",
         filter: r#"ActionType == "LogonFailed""#,
         template: None,
@@ -123,22 +141,6 @@ pub const CONCEPTS: &[Concept] = &[
             "FailureReason",
             "_SourceFile",
             "_SourceRecord",
-        ],
-    },
-    Concept {
-        noun: "MFA prompts",
-        triggers: &[r"\bmfa\b|multi[- ]?factor|2fa|push notification|mfa fatigue"],
-        table: "SigninLogs",
-        filter: r#"ResultType in ("50074", "50076", "500121", "50158") or AuthenticationRequirement == "multiFactorAuthentication""#,
-        template: None,
-        show: &[
-            "TimeGenerated",
-            "UserPrincipalName",
-            "AppDisplayName",
-            "IPAddress",
-            "Location",
-            "ResultType",
-            "ResultDescription",
         ],
     },
     Concept {
@@ -191,7 +193,9 @@ pub const CONCEPTS: &[Concept] = &[
     },
     Concept {
         noun: "new services",
-        triggers: &[r"services? (were |was )?(installed|created|added)|(new|installed|created) services?|service install"],
+        triggers: &[
+            r"services? (were |was )?(installed|created|added)|(new|installed|created) services?|service install",
+        ],
         table: "DeviceEvents",
         filter: r#"ActionType == "ServiceInstalled""#,
         template: None,
@@ -241,7 +245,9 @@ pub const CONCEPTS: &[Concept] = &[
     },
     Concept {
         noun: "LSASS access and credential dumping",
-        triggers: &[r"lsass|credential dump|dump(ed|ing)? credentials|mimikatz|credential theft|minidump"],
+        triggers: &[
+            r"lsass|credential dump|dump(ed|ing)? credentials|mimikatz|credential theft|minidump",
+        ],
         table: "DeviceEvents",
         filter: r#"(ActionType in ("OpenProcessApiCall", "ReadProcessMemoryApiCall", "WriteToLsassProcessMemory") and FileName =~ "lsass.exe") or ActionType startswith "AsrLsass""#,
         template: None,
@@ -370,7 +376,9 @@ pub const CONCEPTS: &[Concept] = &[
     },
     Concept {
         noun: "new user accounts",
-        triggers: &[r"(accounts?|users?) (were |was )?(created|added)|(new|created) (user )?accounts?|account creation"],
+        triggers: &[
+            r"(accounts?|users?) (were |was )?(created|added)|(new|created) (user )?accounts?|account creation",
+        ],
         table: "DeviceEvents",
         filter: r#"ActionType == "UserAccountCreated""#,
         template: None,
@@ -443,7 +451,7 @@ pub const CONCEPTS: &[Concept] = &[
     },
     Concept {
         noun: "image loads",
-        triggers: &[r"\bdlls?\b|image loads?|loaded (modules?|libraries)"],
+        triggers: &[r"(?:^|[^.\w])dlls?\b|image loads?|loaded (modules?|libraries)"],
         table: "DeviceImageLoadEvents",
         filter: "",
         template: None,
@@ -460,7 +468,9 @@ pub const CONCEPTS: &[Concept] = &[
     },
     Concept {
         noun: "network connections",
-        triggers: &[r"connect|network|traffic|beacon|\bc2\b|command and control|talk(ed|ing)? to|communicat|outbound|inbound|ports?\b"],
+        triggers: &[
+            r"connect|network|traffic|beacon|\bc2\b|command and control|talk(ed|ing)? to|communicat|outbound|inbound|ports?\b",
+        ],
         table: "DeviceNetworkEvents",
         filter: "",
         template: None,
@@ -516,7 +526,9 @@ pub const CONCEPTS: &[Concept] = &[
     },
     Concept {
         noun: "process executions",
-        triggers: &[r"process|\bran\b|\brun\b|execut|launch|command[- ]?lines?|started|spawn|programs?|binar|commands?"],
+        triggers: &[
+            r"process|\bran\b|\brun\b|execut|launch|command[- ]?lines?|started|spawn|programs?|binar|commands?",
+        ],
         table: "DeviceProcessEvents",
         filter: "",
         template: None,
@@ -533,8 +545,27 @@ pub const CONCEPTS: &[Concept] = &[
         ],
     },
     Concept {
+        noun: "internet-facing devices",
+        triggers: &[
+            r"internet[- ]facing|exposed to the internet|public[- ]facing|reachable from the internet",
+        ],
+        table: "DeviceInfo",
+        filter: "IsInternetFacing == true",
+        template: None,
+        show: &[
+            "Timestamp",
+            "DeviceName",
+            "OSPlatform",
+            "ExposureLevel",
+            "PublicIP",
+            "MachineGroup",
+        ],
+    },
+    Concept {
         noun: "devices",
-        triggers: &[r"operating systems?|\bos\b|exposure|internet[- ]facing|onboard|device (info|inventory|details)"],
+        triggers: &[
+            r"operating systems?|\bos\b|exposure|internet[- ]facing|onboard|device (info|inventory|details)",
+        ],
         table: "DeviceInfo",
         filter: "",
         template: None,

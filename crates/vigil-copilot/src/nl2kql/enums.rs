@@ -37,7 +37,8 @@ fn words_of(value: &str) -> Vec<String> {
         let boundary = c.is_uppercase()
             && i > 0
             && (chars[i - 1].is_lowercase()
-                || chars.get(i + 1).is_some_and(|n| n.is_lowercase()) && chars[i - 1].is_uppercase());
+                || chars.get(i + 1).is_some_and(|n| n.is_lowercase())
+                    && chars[i - 1].is_uppercase());
         if !c.is_alphanumeric() || boundary {
             if !current.is_empty() {
                 out.push(std::mem::take(&mut current));
@@ -114,14 +115,23 @@ mod tests {
 
     #[test]
     fn camel_case_becomes_words() {
-        assert_eq!(words_of("PnpDeviceConnected"), ["pnp", "device", "connected"]);
-        assert_eq!(words_of("AsrLsassCredentialTheftBlocked"), ["asr", "lsass", "credential", "theft", "blocked"]);
+        assert_eq!(
+            words_of("PnpDeviceConnected"),
+            ["pnp", "device", "connected"]
+        );
+        assert_eq!(
+            words_of("AsrLsassCredentialTheftBlocked"),
+            ["asr", "lsass", "credential", "theft", "blocked"]
+        );
     }
 
     #[test]
     fn a_question_finds_its_action_type() {
         let e = find("show pnp devices connected this week").expect("a match");
-        assert_eq!((e.table.as_str(), e.value.as_str()), ("DeviceEvents", "PnpDeviceConnected"));
+        assert_eq!(
+            (e.table.as_str(), e.value.as_str()),
+            ("DeviceEvents", "PnpDeviceConnected")
+        );
         let e = find("were any scheduled tasks deleted").expect("a match");
         assert_eq!(e.value, "ScheduledTaskDeleted");
     }

@@ -41,11 +41,18 @@ pub struct Translation {
 #[derive(Debug, Clone, PartialEq)]
 enum Shape {
     /// Rows grouped by a column: "which devices".
-    Group { column: String, label: String },
+    Group {
+        column: String,
+        label: String,
+    },
     Count,
-    List { limit: u32 },
+    List {
+        limit: u32,
+    },
     /// A device's or user's activity by table and action.
-    Activity { subject: String },
+    Activity {
+        subject: String,
+    },
 }
 
 fn re(pattern: &str) -> Regex {
@@ -54,26 +61,37 @@ fn re(pattern: &str) -> Regex {
 }
 
 static ACTIVITY: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"what happened|what (else )?(did|has|have) .{0,40}\b(do|done|been doing)\b|what else|activity|timeline|everything .{0,20}\b(on|by|from)\b|what was .{0,30} doing")
+    re(
+        r"what happened|what (else )?(did|has|have) .{0,40}\b(do|done|been doing)\b|what else|activity|timeline|everything .{0,20}\b(on|by|from)\b|what was .{0,30} doing",
+    )
 });
 static DEVICES: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(which|what|list|show|name|the)\s+(the\s+|all\s+|of\s+the\s+)?(devices?|machines?|hosts?|computers?|endpoints?|servers?|workstations?|laptops?)\b|\b(per|by|for each|each) (device|machine|host|computer)\b|\bon which (devices?|machines?|hosts?)")
+    re(
+        r"\b(which|what|list|show|name|the)\s+(the\s+|all\s+|of\s+the\s+)?(devices?|machines?|hosts?|computers?|endpoints?|servers?|workstations?|laptops?)\b|\b(per|by|for each|each) (device|machine|host|computer)\b|\bon which (devices?|machines?|hosts?)|\btop \d+ (devices|machines|hosts|computers)\b",
+    )
 });
 static USERS: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(which|what|list|show|the)\s+(the\s+|all\s+)?(users?|accounts?|people|employees)\b|^who\b|\bwho (has|have|had|did|logged|signed|copied|ran|is|was|were)\b|\b(per|by|for each|each) (user|account)\b")
+    re(
+        r"\b(which|what|list|show|the)\s+(the\s+|all\s+)?(users?|accounts?|people|employees)\b|^who\b|\bwho (has|have|had|did|logged|signed|copied|ran|is|was|were)\b|\b(per|by|for each|each) (user|account)\b",
+    )
 });
 static PROCESSES: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(which|what)\s+(processes|programs|executables|binaries|applications|apps)\b|\b(per|by) (process|program)\b")
+    re(
+        r"\b(which|what)\s+(processes|programs|executables|binaries|applications|apps)\b|\b(per|by) (process|program)\b",
+    )
 });
 static ADDRESSES: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(which|what)\s+(remote\s+)?(ips?|ip addresses|addresses|destinations)\b|\b(per|by) (ip|address)\b")
+    re(
+        r"\b(which|what)\s+(remote\s+)?(ips?|ip addresses|addresses|destinations)\b|\b(per|by) (ip|address)\b",
+    )
 });
 static DOMAINS: LazyLock<Regex> =
     LazyLock::new(|| re(r"\b(which|what)\s+(domains|urls|sites|websites)\b"));
 static COUNT: LazyLock<Regex> =
     LazyLock::new(|| re(r"\bhow many\b|\bnumber of\b|\bcount\b|\btotal\b|\bhow often\b"));
 static TOP: LazyLock<Regex> = LazyLock::new(|| re(r"\btop (\d+)\b"));
-static EXE: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b([a-z0-9_\-]+\.(?:exe|dll|ps1|bat|vbs|js|hta|scr))\b"));
+static EXE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)\b([a-z0-9_\-]+\.(?:exe|dll|ps1|bat|vbs|js|hta|scr))\b"));
 
 fn has(table: &str, column: &str) -> bool {
     Catalog::builtin()
@@ -120,7 +138,10 @@ fn user_condition(column: &str, user: &str) -> String {
         .split('@')
         .next()
         .unwrap_or(user);
-    let upn_column = matches!(column, "UserPrincipalName" | "AccountUpn" | "RecipientEmailAddress");
+    let upn_column = matches!(
+        column,
+        "UserPrincipalName" | "AccountUpn" | "RecipientEmailAddress"
+    );
     if upn_column && !user.contains('@') {
         format!("{column} startswith {}", kql_string(&format!("{short}@")))
     } else if upn_column {
@@ -136,9 +157,16 @@ fn scope(table: &str, g: &Grounding, lower: &str) -> (Vec<String>, Vec<String>, 
     let mut conditions = Vec::new();
     let mut why = Vec::new();
     let mut scope_words = Vec::new();
-    let devices: Vec<&str> = g.of_kind(EntityKind::Device).map(|e| e.value.as_str()).collect();
+    let devices: Vec<&str> = g
+        .of_kind(EntityKind::Device)
+        .map(|e| e.value.as_str())
+        .collect();
     if let (Some(col), false) = (device_column(table), devices.is_empty()) {
-        let list = devices.iter().map(|d| kql_string(d)).collect::<Vec<_>>().join(", ");
+        let list = devices
+            .iter()
+            .map(|d| kql_string(d))
+            .collect::<Vec<_>>()
+            .join(", ");
         conditions.push(if devices.len() == 1 {
             format!("{col} =~ {list}")
         } else {
@@ -152,13 +180,23 @@ fn scope(table: &str, g: &Grounding, lower: &str) -> (Vec<String>, Vec<String>, 
         .chain(g.of_kind(EntityKind::Email))
         .map(|e| e.value.as_str())
         .collect();
-    if let (Some(col), Some(user)) = (user_column(table), users.first()) {
+    let sender = users.first().filter(|u| {
+        table == "EmailEvents" && lower.contains(&format!("from {}", u.to_lowercase()))
+    });
+    if let Some(user) = sender {
+        conditions.push(format!("SenderFromAddress =~ {}", kql_string(user)));
+        why.push(format!("sender {user} → `SenderFromAddress`"));
+        scope_words.push(format!("from {user}"));
+    } else if let (Some(col), Some(user)) = (user_column(table), users.first()) {
         conditions.push(user_condition(col, user));
         why.push(format!("user {user} → `{col}`"));
         scope_words.push(format!("for {user}"));
     }
     if let Some(ip) = g.all_entities().find(|e| e.kind.is_ip()) {
-        if let Some(col) = first_column(table, &["RemoteIP", "IPAddress", "IpAddress", "SourceIP", "ClientIP"]) {
+        if let Some(col) = first_column(
+            table,
+            &["RemoteIP", "IPAddress", "IpAddress", "SourceIP", "ClientIP"],
+        ) {
             conditions.push(format!("{col} == {}", kql_string(&ip.value)));
             why.push(format!("address {} → `{col}`", ip.value));
             scope_words.push(format!("involving {}", ip.value));
@@ -200,7 +238,11 @@ fn scope(table: &str, g: &Grounding, lower: &str) -> (Vec<String>, Vec<String>, 
             .filter(|n| !devices.iter().any(|d| d.eq_ignore_ascii_case(n)))
             .collect();
         if !names.is_empty() {
-            let list = names.iter().map(|n| kql_string(n)).collect::<Vec<_>>().join(", ");
+            let list = names
+                .iter()
+                .map(|n| kql_string(n))
+                .collect::<Vec<_>>()
+                .join(", ");
             conditions.push(format!("FileName in~ ({list})"));
             why.push(format!("{} → `FileName`", names.join(", ")));
             scope_words.push(format!("by {}", names.join(", ")));
@@ -209,7 +251,12 @@ fn scope(table: &str, g: &Grounding, lower: &str) -> (Vec<String>, Vec<String>, 
     if let Some(t) = &g.time {
         let col = time_column(table);
         conditions.push(t.kql(col));
-        why.push(format!("\"{}\" → `{col}` from {} to {}", t.text, t.start.to_rfc3339(), t.end.to_rfc3339()));
+        why.push(format!(
+            "\"{}\" → `{col}` from {} to {}",
+            t.text,
+            t.start.to_rfc3339(),
+            t.end.to_rfc3339()
+        ));
         scope_words.push(t.text.clone());
     }
     (conditions, why, scope_words.join(" "))
@@ -276,29 +323,58 @@ pub fn translate(question: &str, g: &Grounding) -> Result<Translation, SkillErro
         return Ok(activity(g, subject));
     }
     let (table, filter, template, show, noun) = if let Some(c) = concept {
-        explanation.push(format!("\"{}\" → `{}`{}", c.noun, c.table, if c.filter.is_empty() { String::new() } else { format!(" where {}", c.filter) }));
-        (c.table.to_string(), c.filter.to_string(), c.template, c.show.to_vec(), c.noun.to_string())
+        explanation.push(format!(
+            "\"{}\" → `{}`{}",
+            c.noun,
+            c.table,
+            if c.filter.is_empty() {
+                String::new()
+            } else {
+                format!(" where {}", c.filter)
+            }
+        ));
+        (
+            c.table.to_string(),
+            c.filter.to_string(),
+            c.template,
+            c.show.to_vec(),
+            c.noun.to_string(),
+        )
     } else if let Some(e) = enums::find(&lower) {
-        explanation.push(format!("\"{}\" → `{}` where {} == \"{}\"", e.words, e.table, e.column, e.value));
+        explanation.push(format!(
+            "\"{}\" → `{}` where {} == \"{}\"",
+            e.words, e.table, e.column, e.value
+        ));
         let filter = format!("{} == {}", e.column, kql_string(&e.value));
         (e.table.clone(), filter, None, Vec::new(), e.words.clone())
     } else if let Some(t) = g.tables.first() {
         explanation.push(format!("the table {t} is named"));
-        (t.clone(), String::new(), None, Vec::new(), format!("{t} rows"))
+        (
+            t.clone(),
+            String::new(),
+            None,
+            Vec::new(),
+            format!("{t} rows"),
+        )
     } else {
         return Err(SkillError::BadInput(format!(
             "Vigil could not tell which data \"{question}\" is about. Name a table (e.g. DeviceProcessEvents), a device or user, or an activity such as failed logons, USB drives, encoded PowerShell, sign-ins, network connections, new services"
         )));
     };
     if Catalog::builtin().table(&table).is_none() {
-        return Err(SkillError::BadInput(format!("the catalog has no table {table}")));
+        return Err(SkillError::BadInput(format!(
+            "the catalog has no table {table}"
+        )));
     }
     let (conditions, why, scope_words) = scope(&table, g, &lower);
     explanation.extend(why);
     let shape = shape_of(&lower, &table, g);
     let mut kql = match template {
         Some(t) => {
-            let lines: String = conditions.iter().map(|c| format!("| where {c}\n")).collect();
+            let lines: String = conditions
+                .iter()
+                .map(|c| format!("| where {c}\n"))
+                .collect();
             let mut q = t.replace("{scope}", &lines);
             if !filter.is_empty() {
                 q.push_str(&format!("\n| where {filter}"));
@@ -396,7 +472,12 @@ fn activity(g: &Grounding, subject: &str) -> Translation {
     }];
     if let Some(t) = &g.time {
         kql.push_str(&format!("\n| where {}", t.kql("Timestamp")));
-        explanation.push(format!("\"{}\" → `Timestamp` from {} to {}", t.text, t.start.to_rfc3339(), t.end.to_rfc3339()));
+        explanation.push(format!(
+            "\"{}\" → `Timestamp` from {} to {}",
+            t.text,
+            t.start.to_rfc3339(),
+            t.end.to_rfc3339()
+        ));
         scope.push(t.text.clone());
     }
     kql.push_str("\n| summarize Events = count(), FirstSeen = min(Timestamp), LastSeen = max(Timestamp), Devices = make_set(DeviceName, 5) by SourceTable, ActionType\n| sort by Events desc");
@@ -434,17 +515,23 @@ fn capitalise(s: &str) -> String {
 
 /// Trigger patterns compiled once each.
 fn re_cached(pattern: &'static str) -> &'static Regex {
-    static CACHE: LazyLock<std::sync::Mutex<std::collections::HashMap<&'static str, &'static Regex>>> =
-        LazyLock::new(Default::default);
-    let mut cache = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    static CACHE: LazyLock<
+        std::sync::Mutex<std::collections::HashMap<&'static str, &'static Regex>>,
+    > = LazyLock::new(Default::default);
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     cache
         .entry(pattern)
         .or_insert_with(|| Box::leak(Box::new(re(pattern))))
 }
 
 fn number(v: Option<&Json>) -> u64 {
-    v.and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
-        .unwrap_or(0)
+    v.and_then(|v| {
+        v.as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    })
+    .unwrap_or(0)
 }
 
 impl Translation {
@@ -465,7 +552,8 @@ impl Translation {
                 if n == 0 {
                     return format!("No {label} had {}{scope}.", self.noun);
                 }
-                let (Some(key), Some(events)) = (table.column(column), table.column("Events")) else {
+                let (Some(key), Some(events)) = (table.column(column), table.column("Events"))
+                else {
                     return format!("{n} {label} had {}{scope}.", self.noun);
                 };
                 let named: Vec<String> = table
@@ -475,13 +563,23 @@ impl Translation {
                     .map(|r| {
                         format!(
                             "{} ({})",
-                            r.get(key).and_then(text_of).unwrap_or_else(|| "(empty)".into()),
+                            r.get(key)
+                                .and_then(text_of)
+                                .unwrap_or_else(|| "(empty)".into()),
                             number(r.get(events))
                         )
                     })
                     .collect();
-                let more = if n > 10 { format!(" and {} more", n - 10) } else { String::new() };
-                let label = if n == 1 { singular(label) } else { label.as_str() };
+                let more = if n > 10 {
+                    format!(" and {} more", n - 10)
+                } else {
+                    String::new()
+                };
+                let label = if n == 1 {
+                    singular(label)
+                } else {
+                    label.as_str()
+                };
                 format!(
                     "{n} {label} had {}{scope}: {}{more} (events in brackets).",
                     self.noun,
@@ -492,7 +590,10 @@ impl Translation {
                 if n == 0 {
                     format!("No {} found{scope}.", self.noun)
                 } else if n as u32 >= *limit {
-                    format!("Showing the {n} most recent {}{scope}; there may be more.", self.noun)
+                    format!(
+                        "Showing the {n} most recent {}{scope}; there may be more.",
+                        self.noun
+                    )
                 } else {
                     format!("Found {n} {}{scope}.", self.noun)
                 }
@@ -505,7 +606,11 @@ impl Translation {
                     .column("Events")
                     .map(|i| table.rows.iter().map(|r| number(r.get(i))).sum())
                     .unwrap_or(0);
-                let (t, a, e) = (table.column("SourceTable"), table.column("ActionType"), table.column("Events"));
+                let (t, a, e) = (
+                    table.column("SourceTable"),
+                    table.column("ActionType"),
+                    table.column("Events"),
+                );
                 let top: Vec<String> = table
                     .rows
                     .iter()
@@ -514,8 +619,12 @@ impl Translation {
                         format!(
                             "{} {} in {}",
                             number(e.and_then(|i| r.get(i))),
-                            a.and_then(|i| r.get(i)).and_then(text_of).unwrap_or_else(|| "events".into()),
-                            t.and_then(|i| r.get(i)).and_then(text_of).unwrap_or_default()
+                            a.and_then(|i| r.get(i))
+                                .and_then(text_of)
+                                .unwrap_or_else(|| "events".into()),
+                            t.and_then(|i| r.get(i))
+                                .and_then(text_of)
+                                .unwrap_or_default()
                         )
                     })
                     .collect();

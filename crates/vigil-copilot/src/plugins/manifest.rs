@@ -149,8 +149,11 @@ fn truthy(v: Option<&Json>) -> Option<bool> {
 
 /// Looks a key up ignoring case (manifests in the wild vary: `SkillGroups`, `skillgroups`).
 fn get<'a>(m: &'a Map<String, Json>, key: &str) -> Option<&'a Json> {
-    m.get(key)
-        .or_else(|| m.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+    m.get(key).or_else(|| {
+        m.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
 }
 
 fn object(v: Option<&Json>) -> Map<String, Json> {
@@ -161,7 +164,9 @@ fn examples_of(skill: &Map<String, Json>) -> Vec<String> {
     let mut out = Vec::new();
     for key in ["ExamplePrompts", "ExamplePrompt"] {
         match get(skill, key) {
-            Some(Json::Array(a)) => out.extend(a.iter().map(|e| text(Some(e))).filter(|e| !e.is_empty())),
+            Some(Json::Array(a)) => {
+                out.extend(a.iter().map(|e| text(Some(e))).filter(|e| !e.is_empty()))
+            }
             Some(Json::String(s)) if !s.trim().is_empty() => out.push(s.trim().to_string()),
             _ => {}
         }
@@ -186,7 +191,11 @@ fn auth_of(descriptor: &Map<String, Json>) -> Auth {
         "apikey" => Auth::ApiKey {
             key: {
                 let k = text(get(&authorization, "Key"));
-                if k.is_empty() { "Authorization".into() } else { k }
+                if k.is_empty() {
+                    "Authorization".into()
+                } else {
+                    k
+                }
             },
             in_query: text(get(&authorization, "Location")).eq_ignore_ascii_case("QueryParams"),
             scheme: text(get(&authorization, "AuthScheme")),
@@ -226,11 +235,18 @@ pub fn parse(doc: &Json, file: &Path) -> Result<Manifest, ManifestError> {
             return Err(fail(format!("skill group {} has no Format", i + 1)));
         }
         let mut skills = Vec::new();
-        for s in get(g, "Skills").and_then(Json::as_array).into_iter().flatten() {
+        for s in get(g, "Skills")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
             let Some(s) = s.as_object() else { continue };
             let skill_name = text(get(s, "Name"));
             if skill_name.is_empty() {
-                return Err(fail(format!("a skill in group {} ({format}) has no Name", i + 1)));
+                return Err(fail(format!(
+                    "a skill in group {} ({format}) has no Name",
+                    i + 1
+                )));
             }
             let inputs = get(s, "Inputs")
                 .and_then(Json::as_array)
@@ -247,7 +263,11 @@ pub fn parse(doc: &Json, file: &Path) -> Result<Manifest, ManifestError> {
                 .collect();
             let description = {
                 let d = text(get(s, "Description"));
-                if d.is_empty() { text(get(s, "DescriptionForModel")) } else { d }
+                if d.is_empty() {
+                    text(get(s, "DescriptionForModel"))
+                } else {
+                    d
+                }
             };
             skills.push(PluginSkill {
                 display_name: text(get(s, "DisplayName")),

@@ -49,8 +49,13 @@ impl Report {
 /// Why a skill group of an unrunnable format is refused.
 fn format_refusal(format: &str) -> String {
     match format.to_ascii_lowercase().as_str() {
-        "logicapp" => "LogicApp skills run Azure Logic Apps workflows, which Vigil cannot run".into(),
-        "agent" => "Agent skills need Security Copilot's hosted agent runtime, which Vigil does not have".into(),
+        "logicapp" => {
+            "LogicApp skills run Azure Logic Apps workflows, which Vigil cannot run".into()
+        }
+        "agent" => {
+            "Agent skills need Security Copilot's hosted agent runtime, which Vigil does not have"
+                .into()
+        }
         other => format!("the skill format {other:?} is not one Vigil runs (KQL, GPT, API)"),
     }
 }
@@ -94,7 +99,9 @@ fn find_spec(manifest_file: &Path, reference: &str) -> Result<PathBuf, String> {
         if depth > 64 {
             break;
         }
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         entries.sort();
         for p in entries {
@@ -113,15 +120,25 @@ fn find_spec(manifest_file: &Path, reference: &str) -> Result<PathBuf, String> {
 
 /// Checks a KQL template: it must parse once its placeholders are filled.
 fn check_kql(template: &str) -> (Option<String>, Option<String>) {
-    let filled = vigil_kql::substitute(template, |_| Some("\"x\"".into())).unwrap_or_else(|_| template.to_string());
+    let filled = vigil_kql::substitute(template, |_| Some("\"x\"".into()))
+        .unwrap_or_else(|_| template.to_string());
     if let Err(e) = vigil_kql::parse(&filled) {
-        return (Some(format!("its query does not parse: {}", e.message)), None);
+        return (
+            Some(format!("its query does not parse: {}", e.message)),
+            None,
+        );
     }
     let mut engine = vigil_kql::Engine::new();
     engine.register_empty_catalog();
     match engine.plan(&filled) {
         Ok(_) => (None, None),
-        Err(e) => (None, Some(format!("its query does not bind to Vigil's tables yet: {}", e.message))),
+        Err(e) => (
+            None,
+            Some(format!(
+                "its query does not bind to Vigil's tables yet: {}",
+                e.message
+            )),
+        ),
     }
 }
 
@@ -207,7 +224,9 @@ fn examine(
             let (problem, note) = if template.is_empty() {
                 (
                     Some(match url {
-                        Some(u) => format!("its template is loaded from {u}; Vigil fetches nothing from the network"),
+                        Some(u) => format!(
+                            "its template is loaded from {u}; Vigil fetches nothing from the network"
+                        ),
                         None => "the skill has no Template".into(),
                     }),
                     None,
@@ -215,13 +234,27 @@ fn examine(
             } else if format == "KQL" {
                 check_kql(&template)
             } else {
-                (None, model.is_none().then(|| "needs a language model to run".into()))
+                (
+                    None,
+                    model
+                        .is_none()
+                        .then(|| "needs a language model to run".into()),
+                )
             };
             if problem.is_none() {
                 if format == "KQL" {
-                    built.push(Arc::new(skills::KqlSkill::new(&m.name, s.clone(), template.clone())));
+                    built.push(Arc::new(skills::KqlSkill::new(
+                        &m.name,
+                        s.clone(),
+                        template.clone(),
+                    )));
                 } else {
-                    built.push(Arc::new(skills::GptSkill::new(&m.name, s.clone(), template.clone(), model.clone())));
+                    built.push(Arc::new(skills::GptSkill::new(
+                        &m.name,
+                        s.clone(),
+                        template.clone(),
+                        model.clone(),
+                    )));
                 }
             }
             if let Some(p) = &problem {
@@ -250,6 +283,10 @@ pub fn validate(file: &Path) -> Report {
 }
 
 /// The skills of a manifest, with the plugin's settings and the model for GPT skills.
-pub fn skills_of(file: &Path, settings: &skills::Settings, model: Option<Arc<ChatModel>>) -> (Report, Vec<Arc<dyn Skill>>) {
+pub fn skills_of(
+    file: &Path,
+    settings: &skills::Settings,
+    model: Option<Arc<ChatModel>>,
+) -> (Report, Vec<Arc<dyn Skill>>) {
     examine(file, settings, model)
 }

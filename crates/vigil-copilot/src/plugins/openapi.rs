@@ -77,7 +77,10 @@ fn params_of(root: &Json, list: Option<&Json>, out: &mut Vec<Param>) {
             "query" => Place::Query,
             _ => continue,
         };
-        let required = p.get("required").and_then(Json::as_bool).unwrap_or(place == Place::Path);
+        let required = p
+            .get("required")
+            .and_then(Json::as_bool)
+            .unwrap_or(place == Place::Path);
         out.retain(|q: &Param| q.name != name);
         out.push(Param {
             name,
@@ -144,7 +147,9 @@ pub fn parse(doc: &Json) -> Result<Spec, String> {
         });
     }
     if !version.starts_with('3') {
-        return Err(format!("OpenAPI {version} is not supported; API plugins need OpenAPI 3.0"));
+        return Err(format!(
+            "OpenAPI {version} is not supported; API plugins need OpenAPI 3.0"
+        ));
     }
     let server = doc
         .get("servers")
@@ -161,7 +166,12 @@ pub fn parse(doc: &Json) -> Result<Spec, String> {
         })
         .unwrap_or_default();
     let mut operations = Vec::new();
-    for (path, item) in doc.get("paths").and_then(Json::as_object).into_iter().flatten() {
+    for (path, item) in doc
+        .get("paths")
+        .and_then(Json::as_object)
+        .into_iter()
+        .flatten()
+    {
         let item = resolve(doc, item);
         let mut shared = Vec::new();
         params_of(doc, item.get("parameters"), &mut shared);
@@ -175,10 +185,18 @@ pub fn parse(doc: &Json) -> Result<Spec, String> {
             let id = text(op.get("operationId"));
             let summary = {
                 let s = text(op.get("summary"));
-                if s.is_empty() { text(op.get("description")) } else { s }
+                if s.is_empty() {
+                    text(op.get("description"))
+                } else {
+                    s
+                }
             };
             operations.push(Operation {
-                id: if id.is_empty() { skill_name(method, path) } else { id },
+                id: if id.is_empty() {
+                    skill_name(method, path)
+                } else {
+                    id
+                },
                 method: method.to_ascii_uppercase(),
                 path: path.clone(),
                 summary,

@@ -29,8 +29,25 @@ fn spec_of(plugin: &str, skill: &PluginSkill, side_effects: bool) -> SkillSpec {
             InputKind::Kql
         } else if n.contains("incident") {
             InputKind::Incident
-        } else if ["ip", "ipaddress", "device", "devicename", "host", "hostname", "user", "upn", "userprincipalname", "account", "accountname", "hash", "sha256", "domain", "url", "email"]
-            .contains(&n.as_str())
+        } else if [
+            "ip",
+            "ipaddress",
+            "device",
+            "devicename",
+            "host",
+            "hostname",
+            "user",
+            "upn",
+            "userprincipalname",
+            "account",
+            "accountname",
+            "hash",
+            "sha256",
+            "domain",
+            "url",
+            "email",
+        ]
+        .contains(&n.as_str())
         {
             InputKind::Entity
         } else {
@@ -95,7 +112,12 @@ impl KqlSkill {
         vigil_kql::substitute(&self.template, |name| {
             match value_of(&self.skill, inputs, name) {
                 Some(v) => Some(v),
-                None if self.skill.inputs.iter().any(|i| i.name == name && !i.required) => {
+                None if self
+                    .skill
+                    .inputs
+                    .iter()
+                    .any(|i| i.name == name && !i.required) =>
+                {
                     Some(String::new())
                 }
                 None => None,
@@ -118,14 +140,22 @@ impl Skill for KqlSkill {
         &self.spec
     }
 
-    async fn run(&self, ctx: &SkillContext<'_>, inputs: &Inputs) -> Result<SkillOutput, SkillError> {
+    async fn run(
+        &self,
+        ctx: &SkillContext<'_>,
+        inputs: &Inputs,
+    ) -> Result<SkillOutput, SkillError> {
         let query = self.render(inputs)?;
         let result = ctx.lake.query(&self.skill.display_name, &query).await?;
         let n = result.table.rows.len();
         let mut out = SkillOutput {
             answer: format!(
                 "{} returned {} row{}.",
-                if self.skill.display_name.is_empty() { &self.skill.name } else { &self.skill.display_name },
+                if self.skill.display_name.is_empty() {
+                    &self.skill.name
+                } else {
+                    &self.skill.display_name
+                },
                 n,
                 if n == 1 { "" } else { "s" }
             ),
@@ -148,7 +178,12 @@ pub struct GptSkill {
 }
 
 impl GptSkill {
-    pub fn new(plugin: &str, skill: PluginSkill, template: String, model: Option<Arc<ChatModel>>) -> GptSkill {
+    pub fn new(
+        plugin: &str,
+        skill: PluginSkill,
+        template: String,
+        model: Option<Arc<ChatModel>>,
+    ) -> GptSkill {
         GptSkill {
             spec: spec_of(plugin, &skill, false),
             skill,
@@ -164,7 +199,11 @@ impl Skill for GptSkill {
         &self.spec
     }
 
-    async fn run(&self, _ctx: &SkillContext<'_>, inputs: &Inputs) -> Result<SkillOutput, SkillError> {
+    async fn run(
+        &self,
+        _ctx: &SkillContext<'_>,
+        inputs: &Inputs,
+    ) -> Result<SkillOutput, SkillError> {
         let Some(model) = self.model.clone() else {
             return Err(SkillError::Failed(format!(
                 "{} is a GPT skill of plugin {}: it needs a language model, and none is configured (set [model] in vigil.toml or VIGIL_MODEL_ENDPOINT)",
@@ -173,14 +212,22 @@ impl Skill for GptSkill {
         };
         // Inputs are data: they go in delimited, and the template says what to do.
         let prompt = vigil_kql::substitute(&self.template, |name| {
-            value_of(&self.skill, inputs, name).map(|v| crate::llm::quote_data(&format!("input {name}"), &v))
+            value_of(&self.skill, inputs, name)
+                .map(|v| crate::llm::quote_data(&format!("input {name}"), &v))
         })
         .map_err(|m| SkillError::MissingInput {
             skill: self.spec.name.clone(),
-            input: m.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; "),
+            input: m
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
             why: "the prompt template needs it".into(),
         })?;
-        let messages = vec![Message::system(crate::llm::SYSTEM_DATA_RULE), Message::user(&prompt)];
+        let messages = vec![
+            Message::system(crate::llm::SYSTEM_DATA_RULE),
+            Message::user(&prompt),
+        ];
         let reply = tokio::task::spawn_blocking(move || model.complete(&messages, &[], |_| {}))
             .await
             .map_err(|e| SkillError::Failed(format!("the model call stopped: {e}")))?
@@ -213,7 +260,13 @@ pub struct ApiSkill {
 }
 
 impl ApiSkill {
-    pub fn new(plugin: &str, operation: Operation, server: String, auth: Auth, settings: Settings) -> ApiSkill {
+    pub fn new(
+        plugin: &str,
+        operation: Operation,
+        server: String,
+        auth: Auth,
+        settings: Settings,
+    ) -> ApiSkill {
         let side_effects = operation.method != "GET" && operation.method != "HEAD";
         let skill = PluginSkill {
             name: operation.id.clone(),
@@ -285,21 +338,32 @@ impl ApiSkill {
                 Place::Query => query.push((p.name.clone(), value.clone())),
                 Place::Header => headers.push((p.name.clone(), value.clone())),
                 Place::Body => {
-                    let v = serde_json::from_str::<Json>(value).unwrap_or_else(|_| Json::String(value.clone()));
+                    let v = serde_json::from_str::<Json>(value)
+                        .unwrap_or_else(|_| Json::String(value.clone()));
                     body.insert(p.name.clone(), v);
                 }
             }
         }
         match &self.auth {
             Auth::None => {}
-            Auth::ApiKey { key, in_query, scheme } => {
-                let secret = self.setting(&["ApiKey", "Key", key.as_str(), "Token"]).ok_or_else(|| {
-                    SkillError::Failed(format!(
-                        "plugin {} needs its API key: `vigil plugins set {} ApiKey=…`",
-                        self.plugin, self.plugin
-                    ))
-                })?;
-                let value = if scheme.is_empty() { secret.clone() } else { format!("{scheme} {secret}") };
+            Auth::ApiKey {
+                key,
+                in_query,
+                scheme,
+            } => {
+                let secret = self
+                    .setting(&["ApiKey", "Key", key.as_str(), "Token"])
+                    .ok_or_else(|| {
+                        SkillError::Failed(format!(
+                            "plugin {} needs its API key: `vigil plugins set {} ApiKey=…`",
+                            self.plugin, self.plugin
+                        ))
+                    })?;
+                let value = if scheme.is_empty() {
+                    secret.clone()
+                } else {
+                    format!("{scheme} {secret}")
+                };
                 if *in_query {
                     query.push((key.clone(), value));
                 } else {
@@ -307,7 +371,10 @@ impl ApiSkill {
                 }
             }
             Auth::Basic => {
-                let user = self.setting(&["Username", "User"]).cloned().unwrap_or_default();
+                let user = self
+                    .setting(&["Username", "User"])
+                    .cloned()
+                    .unwrap_or_default();
                 let pass = self.setting(&["Password"]).cloned().unwrap_or_default();
                 if user.is_empty() {
                     return Err(SkillError::Failed(format!(
@@ -315,12 +382,20 @@ impl ApiSkill {
                         self.plugin
                     )));
                 }
-                headers.push(("Authorization".into(), format!("Basic {}", base64(&format!("{user}:{pass}")))));
+                headers.push((
+                    "Authorization".into(),
+                    format!("Basic {}", base64(&format!("{user}:{pass}"))),
+                ));
             }
             Auth::Bearer => {
-                let token = self.setting(&["Token", "BearerToken", "AccessToken"]).ok_or_else(|| {
-                    SkillError::Failed(format!("plugin {} needs a bearer Token setting", self.plugin))
-                })?;
+                let token = self
+                    .setting(&["Token", "BearerToken", "AccessToken"])
+                    .ok_or_else(|| {
+                        SkillError::Failed(format!(
+                            "plugin {} needs a bearer Token setting",
+                            self.plugin
+                        ))
+                    })?;
                 headers.push(("Authorization".into(), format!("Bearer {token}")));
             }
             Auth::Unsupported(kind) => {
@@ -332,7 +407,10 @@ impl ApiSkill {
         }
         let mut url = format!("{}{}", base.trim_end_matches('/'), path);
         if !query.is_empty() {
-            let q: Vec<String> = query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+            let q: Vec<String> = query
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect();
             url.push(if url.contains('?') { '&' } else { '?' });
             url.push_str(&q.join("&"));
         }
@@ -340,7 +418,8 @@ impl ApiSkill {
             method: self.operation.method.clone(),
             url,
             headers,
-            body: (!body.is_empty() || self.operation.method == "POST").then(|| Json::Object(body).to_string()),
+            body: (!body.is_empty() || self.operation.method == "POST")
+                .then(|| Json::Object(body).to_string()),
             timeout: self.timeout,
         })
     }
@@ -382,7 +461,10 @@ fn base64(s: &str) -> String {
 fn response_table(title: &str, body: &Json) -> ResultTable {
     let items: Vec<&Json> = match body {
         Json::Array(a) => a.iter().collect(),
-        Json::Object(o) => match o.values().find(|v| v.as_array().is_some_and(|a| a.iter().all(Json::is_object) && !a.is_empty())) {
+        Json::Object(o) => match o.values().find(|v| {
+            v.as_array()
+                .is_some_and(|a| a.iter().all(Json::is_object) && !a.is_empty())
+        }) {
             Some(Json::Array(a)) => a.iter().collect(),
             _ => vec![body],
         },
@@ -419,7 +501,10 @@ fn response_table(title: &str, body: &Json) -> ResultTable {
     };
     for i in items {
         t.rows.push(match i.as_object() {
-            Some(o) => columns.iter().map(|c| o.get(c).cloned().unwrap_or(Json::Null)).collect(),
+            Some(o) => columns
+                .iter()
+                .map(|c| o.get(c).cloned().unwrap_or(Json::Null))
+                .collect(),
             None => vec![i.clone()],
         });
     }
@@ -432,7 +517,11 @@ impl Skill for ApiSkill {
         &self.spec
     }
 
-    async fn run(&self, _ctx: &SkillContext<'_>, inputs: &Inputs) -> Result<SkillOutput, SkillError> {
+    async fn run(
+        &self,
+        _ctx: &SkillContext<'_>,
+        inputs: &Inputs,
+    ) -> Result<SkillOutput, SkillError> {
         let req = self.request(inputs)?;
         let shown = format!("{} {}", req.method, crate::http::redact_url(&req.url));
         let resp = tokio::task::spawn_blocking(move || crate::http::call(&req))
@@ -446,10 +535,17 @@ impl Skill for ApiSkill {
                 self.plugin, resp.status
             )));
         }
-        let body: Json = serde_json::from_str(&resp.body).unwrap_or(Json::String(resp.body.clone()));
+        let body: Json =
+            serde_json::from_str(&resp.body).unwrap_or(Json::String(resp.body.clone()));
         let table = response_table(&self.operation.id, &body);
         let mut out = SkillOutput {
-            answer: format!("{} answered {} ({} row{}).", self.plugin, self.operation.id, table.rows.len(), if table.rows.len() == 1 { "" } else { "s" }),
+            answer: format!(
+                "{} answered {} ({} row{}).",
+                self.plugin,
+                self.operation.id,
+                table.rows.len(),
+                if table.rows.len() == 1 { "" } else { "s" }
+            ),
             entities: entities_in(&table),
             ..SkillOutput::default()
         };
@@ -472,7 +568,10 @@ mod tests {
 
     #[test]
     fn basic_credentials_encode_like_rfc_4648() {
-        assert_eq!(base64("Aladdin:open sesame"), "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(
+            base64("Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
         assert_eq!(base64("ab"), "YWI=");
     }
 }

@@ -46,7 +46,8 @@ impl PluginStore {
     /// The plugins of a data directory; `db` is its SQLite file.
     pub fn open(data_dir: &Path, db: &Path) -> Result<PluginStore, String> {
         let conn = Connection::open(db).map_err(db_error)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_error)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db_error)?;
         conn.execute_batch(SCHEMA).map_err(db_error)?;
         Ok(PluginStore {
             dir: data_dir.join("plugins"),
@@ -63,21 +64,36 @@ impl PluginStore {
         let name = report.plugin.clone().unwrap_or_default();
         let safe: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let target = self.dir.join(&safe);
-        std::fs::create_dir_all(&target).map_err(|e| format!("creating {}: {e}", target.display()))?;
-        let file_name = file.file_name().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("manifest.yaml"));
+        std::fs::create_dir_all(&target)
+            .map_err(|e| format!("creating {}: {e}", target.display()))?;
+        let file_name = file
+            .file_name()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("manifest.yaml"));
         let copy = target.join(&file_name);
         std::fs::copy(file, &copy).map_err(|e| format!("copying {}: {e}", file.display()))?;
         // The OpenAPI specs the manifest uses travel with it.
         if let Ok(m) = super::manifest::load(file) {
-            for g in m.groups.iter().filter(|g| g.format.eq_ignore_ascii_case("API")) {
+            for g in m
+                .groups
+                .iter()
+                .filter(|g| g.format.eq_ignore_ascii_case("API"))
+            {
                 let reference = super::setting_text(&g.settings, "OpenApiSpecUrl");
                 if let Ok(spec) = super::find_spec(file, &reference)
                     && let Some(n) = spec.file_name()
                 {
-                    std::fs::copy(&spec, target.join(n)).map_err(|e| format!("copying {}: {e}", spec.display()))?;
+                    std::fs::copy(&spec, target.join(n))
+                        .map_err(|e| format!("copying {}: {e}", spec.display()))?;
                 }
             }
         }
@@ -92,7 +108,9 @@ impl PluginStore {
 
     pub fn remove(&self, name: &str) -> Result<(), String> {
         let Some(p) = self.get(name)? else {
-            return Err(format!("no plugin named {name} (`vigil plugins list` shows them)"));
+            return Err(format!(
+                "no plugin named {name} (`vigil plugins list` shows them)"
+            ));
         };
         if let Some(dir) = p.manifest.parent()
             && dir.starts_with(&self.dir)
@@ -103,7 +121,10 @@ impl PluginStore {
             .execute("DELETE FROM copilot_plugins WHERE name = ?1", [&p.name])
             .map_err(db_error)?;
         self.db
-            .execute("DELETE FROM copilot_plugin_settings WHERE plugin = ?1", [&p.name])
+            .execute(
+                "DELETE FROM copilot_plugin_settings WHERE plugin = ?1",
+                [&p.name],
+            )
             .map_err(db_error)?;
         Ok(())
     }
@@ -141,7 +162,9 @@ impl PluginStore {
             .prepare("SELECT name, value FROM copilot_plugin_settings WHERE plugin = ?1")
             .map_err(db_error)?;
         let rows = stmt
-            .query_map([plugin], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .query_map([plugin], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
             .map_err(db_error)?;
         rows.collect::<Result<Settings, _>>().map_err(db_error)
     }

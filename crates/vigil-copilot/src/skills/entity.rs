@@ -33,7 +33,11 @@ fn places(kind: EntityKind) -> &'static [(&'static str, &'static str, bool)] {
             ("DeviceLogonEvents", "AccountName", true),
             ("DeviceProcessEvents", "AccountName", true),
             ("SigninLogs", "UserPrincipalName", false),
-            ("AADNonInteractiveUserSignInLogs", "UserPrincipalName", false),
+            (
+                "AADNonInteractiveUserSignInLogs",
+                "UserPrincipalName",
+                false,
+            ),
             ("SecurityEvent", "TargetUserName", true),
             ("SecurityEvent", "SubjectUserName", true),
             ("EmailEvents", "RecipientEmailAddress", false),
@@ -128,7 +132,10 @@ fn guess_kind(value: &str, ctx: &SkillContext<'_>) -> EntityKind {
     {
         return e.kind;
     }
-    let known = ctx.grounding.all_entities().find(|e| e.value.eq_ignore_ascii_case(value));
+    let known = ctx
+        .grounding
+        .all_entities()
+        .find(|e| e.value.eq_ignore_ascii_case(value));
     match known {
         Some(e) => e.kind,
         None => EntityKind::Device,
@@ -141,12 +148,18 @@ impl Skill for LookupEntity {
         &self.spec
     }
 
-    async fn run(&self, ctx: &SkillContext<'_>, inputs: &Inputs) -> Result<SkillOutput, SkillError> {
+    async fn run(
+        &self,
+        ctx: &SkillContext<'_>,
+        inputs: &Inputs,
+    ) -> Result<SkillOutput, SkillError> {
         let raw = required(&self.spec, inputs, "entity")?;
         let value = entities::refang(raw);
         let kind = match inputs.get("kind").filter(|k| !k.is_empty()) {
             Some(k) => EntityKind::parse(k).ok_or_else(|| {
-                SkillError::BadInput(format!("{k:?} is not an entity kind (device, user, ipv4, sha256, domain, …)"))
+                SkillError::BadInput(format!(
+                    "{k:?} is not an entity kind (device, user, ipv4, sha256, domain, …)"
+                ))
             })?,
             None => guess_kind(&value, ctx),
         };
@@ -168,7 +181,11 @@ impl Skill for LookupEntity {
         let mut last: Option<String> = None;
         let mut total: u64 = 0;
         for (table, column, exact) in places(kind) {
-            let target = if kind == EntityKind::User && *exact { &account } else { &value };
+            let target = if kind == EntityKind::User && *exact {
+                &account
+            } else {
+                &value
+            };
             let condition = if *exact {
                 format!("{column} =~ {}", kql_string(target))
             } else {
@@ -185,7 +202,9 @@ impl Skill for LookupEntity {
                     continue;
                 }
             };
-            let Some(row) = r.table.rows.first() else { continue };
+            let Some(row) = r.table.rows.first() else {
+                continue;
+            };
             let events = row.first().and_then(|v| v.as_u64()).unwrap_or(0);
             if events == 0 {
                 continue;
@@ -203,7 +222,13 @@ impl Skill for LookupEntity {
             {
                 last = Some(l.clone());
             }
-            seen.rows.push(vec![json!(table), json!(column), json!(events), json!(f), json!(l)]);
+            seen.rows.push(vec![
+                json!(table),
+                json!(column),
+                json!(events),
+                json!(f),
+                json!(l),
+            ]);
             out.evidence.push(r.evidence);
         }
 
@@ -220,7 +245,11 @@ impl Skill for LookupEntity {
         let mut incident_numbers: Vec<String> = Vec::new();
         if let Some((column, v)) = evidence_column {
             let matcher = if column == "DeviceName" {
-                format!("{column} =~ {0} or {column} startswith {1}", kql_string(&v), kql_string(&format!("{v}.")))
+                format!(
+                    "{column} =~ {0} or {column} startswith {1}",
+                    kql_string(&v),
+                    kql_string(&format!("{v}."))
+                )
             } else if matches!(kind, EntityKind::Url | EntityKind::Domain) {
                 format!("{column} has {}", kql_string(&v))
             } else {
@@ -229,7 +258,11 @@ impl Skill for LookupEntity {
             let q = format!(
                 "AlertEvidence\n| where {matcher}\n| distinct AlertId\n| join kind=inner (AlertInfo) on AlertId\n| project Timestamp, AlertId, Title, Severity\n| sort by Timestamp desc"
             );
-            if let Ok(r) = ctx.lake.query(&format!("Alerts involving {value}"), &q).await {
+            if let Ok(r) = ctx
+                .lake
+                .query(&format!("Alerts involving {value}"), &q)
+                .await
+            {
                 alert_count = r.table.rows.len();
                 if alert_count > 0 {
                     out.evidence.push(r.evidence);
@@ -240,7 +273,10 @@ impl Skill for LookupEntity {
                 "SecurityIncident\n| summarize arg_max(TimeGenerated, *) by IncidentNumber\n| where AdditionalData has {}\n| project IncidentNumber, Severity, Status, Title, LastActivityTime\n| sort by LastActivityTime desc",
                 kql_string(&account)
             );
-            if let Ok(r) = ctx.lake.query(&format!("Incidents involving {value}"), &q).await
+            if let Ok(r) = ctx
+                .lake
+                .query(&format!("Incidents involving {value}"), &q)
+                .await
                 && !r.table.rows.is_empty()
             {
                 incident_numbers = r.table.texts("IncidentNumber");
@@ -261,7 +297,10 @@ impl Skill for LookupEntity {
             if let (Some(f), Some(l)) = (&first, &last) {
                 s.push_str(&format!(", first seen {f} and last seen {l}"));
             }
-            s.push_str(&format!("; {} name it", plural(alert_count, "alert", "alerts")));
+            s.push_str(&format!(
+                "; {} name it",
+                plural(alert_count, "alert", "alerts")
+            ));
             if !incident_numbers.is_empty() {
                 let refs: Vec<String> = incident_numbers.iter().map(|n| format!("#{n}")).collect();
                 s.push_str(&format!(" in incidents {}", and_list(&refs)));
@@ -282,7 +321,8 @@ impl Skill for LookupEntity {
             out.follow_ups.push(format!("Summarize incident {n}"));
         }
         if kind == EntityKind::Device {
-            out.follow_ups.push(format!("What happened on {value} in the last 24 hours?"));
+            out.follow_ups
+                .push(format!("What happened on {value} in the last 24 hours?"));
         }
         if total == 0 {
             out.sections.push(Section {

@@ -75,7 +75,11 @@ impl Skill for HuntSigma {
         &self.spec
     }
 
-    async fn run(&self, ctx: &SkillContext<'_>, inputs: &Inputs) -> Result<SkillOutput, SkillError> {
+    async fn run(
+        &self,
+        ctx: &SkillContext<'_>,
+        inputs: &Inputs,
+    ) -> Result<SkillOutput, SkillError> {
         let filter = inputs
             .get("technique")
             .filter(|t| !t.is_empty())
@@ -130,7 +134,9 @@ impl Skill for HuntSigma {
                 not_run += 1;
                 continue;
             };
-            let counted = format!("{query}\n| summarize Matches = count(), Devices = make_set(DeviceName, 5)");
+            let counted = format!(
+                "{query}\n| summarize Matches = count(), Devices = make_set(DeviceName, 5)"
+            );
             let counted = if catalog
                 .table(&table)
                 .is_some_and(|t| t.column("DeviceName").is_some())
@@ -144,7 +150,9 @@ impl Skill for HuntSigma {
                 not_run += 1;
                 continue;
             };
-            let Some(row) = r.table.rows.first() else { continue };
+            let Some(row) = r.table.rows.first() else {
+                continue;
+            };
             let matches = row.first().and_then(|v| v.as_u64()).unwrap_or(0);
             if matches == 0 {
                 continue;

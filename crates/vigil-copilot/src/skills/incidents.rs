@@ -63,9 +63,21 @@ impl ListIncidents {
                     "Show me the incident queue",
                 ],
                 vec![
-                    InputSpec::optional("severity", InputKind::Severity, "High, Medium, Low or Informational"),
-                    InputSpec::optional("status", InputKind::Status, "New, Active, Closed, or Open (anything not closed)"),
-                    InputSpec::optional("limit", InputKind::Integer, "how many to show (default: all)"),
+                    InputSpec::optional(
+                        "severity",
+                        InputKind::Severity,
+                        "High, Medium, Low or Informational",
+                    ),
+                    InputSpec::optional(
+                        "status",
+                        InputKind::Status,
+                        "New, Active, Closed, or Open (anything not closed)",
+                    ),
+                    InputSpec::optional(
+                        "limit",
+                        InputKind::Integer,
+                        "how many to show (default: all)",
+                    ),
                 ],
             ),
         }
@@ -84,7 +96,11 @@ impl Skill for ListIncidents {
         &self.spec
     }
 
-    async fn run(&self, ctx: &SkillContext<'_>, inputs: &Inputs) -> Result<SkillOutput, SkillError> {
+    async fn run(
+        &self,
+        ctx: &SkillContext<'_>,
+        inputs: &Inputs,
+    ) -> Result<SkillOutput, SkillError> {
         let mut query = LATEST.to_string();
         let severity = inputs.get("severity").filter(|s| !s.is_empty());
         if let Some(s) = severity {
@@ -98,13 +114,13 @@ impl Skill for ListIncidents {
                 query.push_str(&format!("\n| where Status =~ {}", kql_string(s)));
             }
         }
-        let limit: Option<usize> = match inputs.get("limit").filter(|s| !s.is_empty()) {
-            Some(l) => Some(
-                l.parse()
-                    .map_err(|_| SkillError::BadInput(format!("limit must be a number, not {l:?}")))?,
-            ),
-            None => None,
-        };
+        let limit: Option<usize> =
+            match inputs.get("limit").filter(|s| !s.is_empty()) {
+                Some(l) => Some(l.parse().map_err(|_| {
+                    SkillError::BadInput(format!("limit must be a number, not {l:?}"))
+                })?),
+                None => None,
+            };
         query.push_str("\n| sort by LastActivityTime desc, IncidentNumber desc");
         if let Some(n) = limit {
             query.push_str(&format!("\n| take {n}"));
@@ -118,7 +134,11 @@ impl Skill for ListIncidents {
             (None, Some(st)) => st.to_lowercase(),
             (None, None) => String::new(),
         };
-        let which = if which.is_empty() { String::new() } else { format!("{which} ") };
+        let which = if which.is_empty() {
+            String::new()
+        } else {
+            format!("{which} ")
+        };
         let shown = 5;
         let numbers: Vec<String> = result
             .table
@@ -187,7 +207,11 @@ impl SummarizeIncident {
                     "Tell me about incident #4",
                     "Give me the timeline of incident 9",
                 ],
-                vec![InputSpec::required("incident", InputKind::Incident, "the incident number")],
+                vec![InputSpec::required(
+                    "incident",
+                    InputKind::Incident,
+                    "the incident number",
+                )],
             ),
         }
     }
@@ -202,18 +226,40 @@ impl Default for SummarizeIncident {
 /// What an analyst should do about each tactic seen.
 fn next_step(tactic: &str) -> Option<&'static str> {
     Some(match tactic {
-        "InitialAccess" => "Find how the attacker got in (the email, link or exposed service) and block it for everyone else.",
-        "Execution" => "Review the command lines in the alerts and collect the scripts and binaries they ran.",
-        "Persistence" => "Remove the persistence (services, scheduled tasks, Run keys, accounts) the alerts point to, and look for the same on other devices.",
-        "PrivilegeEscalation" => "Check which accounts gained privileges and remove what was not approved.",
-        "DefenseEvasion" => "Check that security tools, logging and protections are still on for the devices involved.",
-        "CredentialAccess" => "Reset the passwords of the users involved and revoke their sessions and tokens; treat any credential on the device as exposed.",
-        "Discovery" => "Expect follow-on activity: look for lateral movement from the devices that ran discovery.",
-        "LateralMovement" => "Scope the other devices reached from these ones and isolate those that show the same activity.",
+        "InitialAccess" => {
+            "Find how the attacker got in (the email, link or exposed service) and block it for everyone else."
+        }
+        "Execution" => {
+            "Review the command lines in the alerts and collect the scripts and binaries they ran."
+        }
+        "Persistence" => {
+            "Remove the persistence (services, scheduled tasks, Run keys, accounts) the alerts point to, and look for the same on other devices."
+        }
+        "PrivilegeEscalation" => {
+            "Check which accounts gained privileges and remove what was not approved."
+        }
+        "DefenseEvasion" => {
+            "Check that security tools, logging and protections are still on for the devices involved."
+        }
+        "CredentialAccess" => {
+            "Reset the passwords of the users involved and revoke their sessions and tokens; treat any credential on the device as exposed."
+        }
+        "Discovery" => {
+            "Expect follow-on activity: look for lateral movement from the devices that ran discovery."
+        }
+        "LateralMovement" => {
+            "Scope the other devices reached from these ones and isolate those that show the same activity."
+        }
         "Collection" => "Find what data was gathered and where it was staged.",
-        "CommandAndControl" => "Block the remote addresses and domains in the alerts at the edge and hunt for them on every device.",
-        "Exfiltration" => "Establish what left the organisation and through which channel; preserve the evidence for legal and privacy review.",
-        "Impact" => "Isolate the affected devices now, protect backups, and start recovery planning.",
+        "CommandAndControl" => {
+            "Block the remote addresses and domains in the alerts at the edge and hunt for them on every device."
+        }
+        "Exfiltration" => {
+            "Establish what left the organisation and through which channel; preserve the evidence for legal and privacy review."
+        }
+        "Impact" => {
+            "Isolate the affected devices now, protect backups, and start recovery planning."
+        }
         _ => return None,
     })
 }
@@ -224,12 +270,15 @@ impl Skill for SummarizeIncident {
         &self.spec
     }
 
-    async fn run(&self, ctx: &SkillContext<'_>, inputs: &Inputs) -> Result<SkillOutput, SkillError> {
+    async fn run(
+        &self,
+        ctx: &SkillContext<'_>,
+        inputs: &Inputs,
+    ) -> Result<SkillOutput, SkillError> {
         let raw = required(&self.spec, inputs, "incident")?;
-        let number: u64 = raw
-            .trim_start_matches('#')
-            .parse()
-            .map_err(|_| SkillError::BadInput(format!("an incident number is a whole number, not {raw:?}")))?;
+        let number: u64 = raw.trim_start_matches('#').parse().map_err(|_| {
+            SkillError::BadInput(format!("an incident number is a whole number, not {raw:?}"))
+        })?;
         let query = format!(
             "{LATEST}\n| where IncidentNumber == {number}\n| project IncidentNumber, Title, Severity, Status, Classification, FirstActivityTime, LastActivityTime, AlertIds, Tactics = Extra.tactics, Techniques = Extra.techniques, Devices = Extra.devices, Users = Extra.users, RemoteIPs = Extra.ips, Description"
         );
@@ -254,7 +303,11 @@ impl Skill for SummarizeIncident {
             cell_text(t, &row, "LastActivityTime"),
         );
 
-        let ids = alert_ids.iter().map(|i| kql_string(i)).collect::<Vec<_>>().join(", ");
+        let ids = alert_ids
+            .iter()
+            .map(|i| kql_string(i))
+            .collect::<Vec<_>>()
+            .join(", ");
         let alerts_query = format!(
             "AlertInfo\n| where AlertId in ({ids})\n| extend Tactics = tostring(parse_json(AdditionalFields).Tactics)\n| project Timestamp, AlertId, Title, Severity, Tactics, AttackTechniques, _SourceFile, _SourceRecord\n| sort by Timestamp asc"
         );
@@ -354,23 +407,31 @@ impl Skill for SummarizeIncident {
             });
         }
 
-        out.entities.push(Entity::new(EntityKind::Incident, number.to_string()));
-        out.entities.extend(devices.iter().map(|d| Entity::new(EntityKind::Device, d)));
+        out.entities
+            .push(Entity::new(EntityKind::Incident, number.to_string()));
+        out.entities
+            .extend(devices.iter().map(|d| Entity::new(EntityKind::Device, d)));
         out.entities.extend(
             users
                 .iter()
                 .map(|u| Entity::new(EntityKind::User, u.rsplit('\\').next().unwrap_or(u))),
         );
         out.entities.extend(ips.iter().map(|i| {
-            let kind = if i.contains(':') { EntityKind::Ipv6 } else { EntityKind::Ipv4 };
+            let kind = if i.contains(':') {
+                EntityKind::Ipv6
+            } else {
+                EntityKind::Ipv4
+            };
             Entity::new(kind, i)
         }));
         if let Some(d) = devices.first() {
-            out.follow_ups.push(format!("What happened on {d} in the last 24 hours?"));
+            out.follow_ups
+                .push(format!("What happened on {d} in the last 24 hours?"));
             out.follow_ups.push(format!("Look up {d}"));
         }
         if let Some(u) = users.first() {
-            out.follow_ups.push(format!("Look up {}", u.rsplit('\\').next().unwrap_or(u)));
+            out.follow_ups
+                .push(format!("Look up {}", u.rsplit('\\').next().unwrap_or(u)));
         }
         out.evidence.push(incident.evidence);
         if let Some(a) = alerts {

@@ -4,6 +4,7 @@ mod entity;
 mod hunt;
 mod incidents;
 mod query;
+mod script;
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ pub use entity::LookupEntity;
 pub use hunt::HuntSigma;
 pub use incidents::{ListIncidents, SummarizeIncident};
 pub use query::{DescribeTable, NlToKql, RunKql};
+pub use script::AnalyzeScript;
 
 /// Every skill the copilot can run, by name.
 #[derive(Clone, Default)]
@@ -34,6 +36,7 @@ impl Registry {
         r.add(Arc::new(LookupEntity::new()));
         r.add(Arc::new(HuntSigma::new(None)));
         r.add(Arc::new(DescribeTable::new()));
+        r.add(Arc::new(AnalyzeScript::new()));
         r
     }
 
@@ -93,8 +96,9 @@ pub fn entities_in(table: &ResultTable) -> Vec<Entity> {
             let Some(cell) = row.get(i) else { continue };
             let values: Vec<String> = match cell {
                 Json::Array(a) => a.iter().filter_map(text_of).collect(),
-                Json::String(s) if s.starts_with('[') => serde_json::from_str::<Vec<String>>(s)
-                    .unwrap_or_else(|_| vec![s.clone()]),
+                Json::String(s) if s.starts_with('[') => {
+                    serde_json::from_str::<Vec<String>>(s).unwrap_or_else(|_| vec![s.clone()])
+                }
                 other => text_of(other).into_iter().collect(),
             };
             for v in values {

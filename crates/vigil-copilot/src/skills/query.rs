@@ -56,7 +56,11 @@ impl RunKql {
                     "Execute the query SigninLogs | where ResultType != 0 | count",
                     "/run_kql DeviceLogonEvents | summarize count() by DeviceName",
                 ],
-                vec![InputSpec::required("query", InputKind::Kql, "the KQL query to run")],
+                vec![InputSpec::required(
+                    "query",
+                    InputKind::Kql,
+                    "the KQL query to run",
+                )],
             ),
         }
     }
@@ -74,7 +78,11 @@ impl Skill for RunKql {
         &self.spec
     }
 
-    async fn run(&self, ctx: &SkillContext<'_>, inputs: &Inputs) -> Result<SkillOutput, SkillError> {
+    async fn run(
+        &self,
+        ctx: &SkillContext<'_>,
+        inputs: &Inputs,
+    ) -> Result<SkillOutput, SkillError> {
         let query = required(&self.spec, inputs, "query")?;
         let result = ctx.lake.query("Query results", query).await?;
         Ok(rows_answer(result, "The query"))
@@ -125,7 +133,11 @@ impl Skill for NlToKql {
         &self.spec
     }
 
-    async fn run(&self, ctx: &SkillContext<'_>, inputs: &Inputs) -> Result<SkillOutput, SkillError> {
+    async fn run(
+        &self,
+        ctx: &SkillContext<'_>,
+        inputs: &Inputs,
+    ) -> Result<SkillOutput, SkillError> {
         let question = required(&self.spec, inputs, "question")?;
         let translation = crate::nl2kql::translate(question, ctx.grounding)?;
         // What the translator writes must parse and bind, like anything a model writes.
@@ -164,7 +176,11 @@ impl DescribeTable {
                     "What is in DeviceNetworkEvents?",
                     "Explain the schema of DeviceLogonEvents",
                 ],
-                vec![InputSpec::required("table", InputKind::Table, "a catalog table name")],
+                vec![InputSpec::required(
+                    "table",
+                    InputKind::Table,
+                    "a catalog table name",
+                )],
             ),
         }
     }
@@ -182,16 +198,26 @@ impl Skill for DescribeTable {
         &self.spec
     }
 
-    async fn run(&self, ctx: &SkillContext<'_>, inputs: &Inputs) -> Result<SkillOutput, SkillError> {
+    async fn run(
+        &self,
+        ctx: &SkillContext<'_>,
+        inputs: &Inputs,
+    ) -> Result<SkillOutput, SkillError> {
         let name = required(&self.spec, inputs, "table")?;
         let catalog = vigil_schema::Catalog::builtin();
-        let Some(table) = catalog.table(name).or_else(|| catalog.table_ignore_case(name)) else {
+        let Some(table) = catalog
+            .table(name)
+            .or_else(|| catalog.table_ignore_case(name))
+        else {
             let hint = catalog
                 .suggest_table(name)
                 .map_or_else(String::new, |t| format!(" (did you mean {t}?)"));
             return Err(SkillError::BadInput(format!("no table named {name}{hint}")));
         };
-        let mut columns = ResultTable::new(format!("Columns of {}", table.name), &["Column", "Type", "Meaning"]);
+        let mut columns = ResultTable::new(
+            format!("Columns of {}", table.name),
+            &["Column", "Type", "Meaning"],
+        );
         for c in table.columns() {
             columns.rows.push(vec![
                 json!(c.name),
@@ -219,7 +245,10 @@ impl Skill for DescribeTable {
         });
         let held = match span {
             Some((Some(first), Some(last))) if rows > 0 => {
-                format!("the lake holds {} from {first} to {last}", plural(rows as usize, "row", "rows"))
+                format!(
+                    "the lake holds {} from {first} to {last}",
+                    plural(rows as usize, "row", "rows")
+                )
             }
             _ => "the lake holds no rows of it yet".to_string(),
         };
@@ -229,7 +258,11 @@ impl Skill for DescribeTable {
                 table.name,
                 table.source.name(),
                 plural(table.columns().len(), "column", "columns"),
-                if table.about.is_empty() { "no description" } else { &table.about },
+                if table.about.is_empty() {
+                    "no description"
+                } else {
+                    &table.about
+                },
             ),
             ..SkillOutput::default()
         };
@@ -237,7 +270,8 @@ impl Skill for DescribeTable {
         out.fact("columns", table.columns().len());
         out.tables.push(columns);
         out.evidence.push(stats.evidence);
-        out.follow_ups.push(format!("Run this KQL: {} | take 10", table.name));
+        out.follow_ups
+            .push(format!("Run this KQL: {} | take 10", table.name));
         Ok(out)
     }
 }
