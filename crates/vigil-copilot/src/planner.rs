@@ -142,6 +142,14 @@ const CUES: &[(&str, &str, f64)] = &[
 static ACTIVITY: LazyLock<Regex> = LazyLock::new(|| {
     re(r"\bwhat (else )?happened (on|to|with)\b|\bwhat else did\b|\bactivity (on|of|by)\b")
 });
+static RAN_WHERE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(where|on which (devices?|hosts?|machines?)) (did|does|has|have|was|were)\b.{0,80}\b(run|ran|execut|launch|start|open)",
+    )
+});
+static YES_NO: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"^(is|are|was|were|has|have|did|do|does) (any|there|anyone|anybody|a|an)\b")
+});
 static SIGMA: LazyLock<Regex> =
     LazyLock::new(|| re(r"\bsigma\b|\brules?\b|\bdetections?\b|\bhunt\b"));
 static INCIDENTS: LazyLock<Regex> = LazyLock::new(|| re(r"\bincidents?\b"));
@@ -307,13 +315,22 @@ fn grounding_bonus(skill: &str, g: &Grounding, lower: &str, why: &mut Vec<String
         "summarize_incident" => add(-3.0, "no incident number"),
         "nl_to_kql" if ACTIVITY.is_match(lower) => add(2.0, "asks for activity"),
         "list_incidents" if has_incident => add(-3.0, "one incident, not a list"),
+        "list_incidents" if !INCIDENTS.is_match(lower) => add(-2.0, "no incidents asked for"),
+        "nl_to_kql" if g.first(EntityKind::Cve).is_some() => add(1.0, "a CVE to look for"),
+        "nl_to_kql" if YES_NO.is_match(lower) => add(1.5, "a yes/no question about the data"),
         "list_incidents" if g.severity.is_some() && lower.contains("incident") => {
             add(1.5, "a severity of incidents")
         }
         "run_kql" if looks_like_kql(&g.prompt) => add(6.0, "the prompt is a KQL query"),
+        "run_kql" => add(-4.0, "no query in the prompt"),
         "describe_table" if !g.tables.is_empty() => add(1.5, "a table is named"),
         "describe_table" if g.tables.is_empty() => add(-2.0, "no table named"),
         "lookup_entity" if !has_entity => add(-3.0, "no entity to look up"),
+        "lookup_entity" if RAN_WHERE.is_match(lower) => add(-2.0, "asks where something ran"),
+        "nl_to_kql" if RAN_WHERE.is_match(lower) => add(2.0, "asks where something ran"),
+        "analyze_script" if script_part(&g.prompt).is_none() && !lower.contains("alert") => {
+            add(-3.0, "no script or alert given")
+        }
         "lookup_entity" if g.time.is_some() => add(-1.0, "a time range asks for events"),
         "hunt_sigma" if g.first(EntityKind::Technique).is_some() => add(2.0, "an ATT&CK id"),
         "hunt_sigma" if !SIGMA.is_match(lower) => {

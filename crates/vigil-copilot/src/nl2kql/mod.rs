@@ -67,7 +67,7 @@ static ACTIVITY: LazyLock<Regex> = LazyLock::new(|| {
 });
 static DEVICES: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(which|what|list|show|name|the)\s+(the\s+|all\s+|of\s+the\s+)?(devices?|machines?|hosts?|computers?|endpoints?|servers?|workstations?|laptops?)\b|\b(per|by|for each|each) (device|machine|host|computer)\b|\bon which (devices?|machines?|hosts?)|\btop \d+ (devices|machines|hosts|computers)\b",
+        r"\b(which|what|list|show|name|the)\s+(the\s+|all\s+|of\s+the\s+)?(devices?|machines?|hosts?|computers?|endpoints?|servers?|workstations?|laptops?)\b|\b(per|by|for each|each) (device|machine|host|computer)\b|\bon which (devices?|machines?|hosts?)|\btop \d+ (devices|machines|hosts|computers)\b|\bwhere (did|does|has|have|was|were)\b.{0,80}\b(run|ran|execut|launch|start|open)",
     )
 });
 static USERS: LazyLock<Regex> = LazyLock::new(|| {
