@@ -23,6 +23,7 @@ pub mod llm;
 pub mod nl2kql;
 pub mod planner;
 pub mod plugins;
+pub mod promptbook;
 pub mod session;
 pub mod skill;
 pub mod skills;
@@ -64,9 +65,16 @@ pub struct CopilotBuilder {
     rules: Option<PathBuf>,
     actor: String,
     sessions: bool,
+    plugins: bool,
 }
 
 impl CopilotBuilder {
+    /// Loads no plugins from the data directory.
+    pub fn without_plugins(mut self) -> Self {
+        self.plugins = false;
+        self
+    }
+
     /// Fixes the reference time for time expressions and `ago()` (tests need this;
     /// otherwise it is the current time).
     pub fn now(mut self, now: DateTime<Utc>) -> Self {
@@ -104,6 +112,28 @@ impl CopilotBuilder {
         };
         let mut registry = Registry::builtin();
         registry.add(std::sync::Arc::new(skills::HuntSigma::new(self.rules)));
+        let model = llm::ModelConfig::load(store.dir())
+            .map_err(|e| skill::SkillError::Failed(e.to_string()))?
+            .map(|c| std::sync::Arc::new(llm::ChatModel::new(c).with_known_names(known.names())));
+        if self.plugins {
+            let plugins = plugins::PluginStore::open(store.dir(), &store.db_path())
+                .map_err(skill::SkillError::Failed)?;
+            for p in plugins.list().map_err(skill::SkillError::Failed)? {
+                if !p.enabled {
+                    continue;
+                }
+                let settings = plugins
+                    .settings(&p.name)
+                    .map_err(skill::SkillError::Failed)?;
+                let (report, skills) = plugins::skills_of(&p.manifest, &settings, model.clone());
+                if let Some(why) = report.rejected {
+                    tracing::warn!("plugin {} is not loaded: {why}", p.name);
+                }
+                for s in skills {
+                    registry.add(s);
+                }
+            }
+        }
         Ok(Copilot::from_parts(
             lake, registry, known, sessions, self.actor,
         ))
@@ -127,6 +157,7 @@ impl Copilot {
             rules: None,
             actor: whoami(),
             sessions: true,
+            plugins: true,
         }
     }
 
@@ -284,6 +315,34 @@ impl Copilot {
         }
         turn.answer = answer::markdown(&turn);
         Ok(turn)
+    }
+}
+
+impl Copilot {
+    /// Runs a promptbook's prompts in order in one session (a new one when `None`), so
+    /// that later steps see earlier results. Returns the session and the turns.
+    pub async fn run_promptbook(
+        &mut self,
+        book: &promptbook::Promptbook,
+        values: &std::collections::BTreeMap<String, String>,
+        session: Option<&str>,
+    ) -> Result<(String, Vec<Turn>), CopilotError> {
+        let prompts = book
+            .render(values)
+            .map_err(|e| skill::SkillError::BadInput(e.to_string()))?;
+        let mut id = session.map(str::to_string);
+        let mut turns = Vec::new();
+        for p in prompts {
+            let (s, turn) = self.ask(id.as_deref(), &p).await?;
+            id = Some(s);
+            turns.push(turn);
+        }
+        if let Some(store) = &self.sessions {
+            let detail =
+                serde_json::json!({"promptbook": book.name, "inputs": values, "session": id});
+            store.audit(&self.actor, "promptbook.run", &detail, self.lake.now())?;
+        }
+        Ok((id.unwrap_or_default(), turns))
     }
 }
 

@@ -265,8 +265,16 @@ impl Planner {
                 .get(name)
                 .ok_or_else(|| PlanError::UnknownSkill(name.to_string()))?;
             let spec = skill.spec();
-            let mut inputs = direct_inputs(spec, args.trim());
-            fill(spec, &mut inputs, g, args.trim());
+            let args = args.trim();
+            let mut inputs = direct_inputs(spec, args);
+            fill(spec, &mut inputs, g, args);
+            // Words that gave no typed input go to the first required one as written.
+            if let Some(first) = spec.inputs.iter().find(|i| i.required)
+                && !inputs.contains_key(&first.name)
+                && !args.is_empty()
+            {
+                inputs.insert(first.name.clone(), args.to_string());
+            }
             return Ok(Step {
                 skill: spec.name.clone(),
                 inputs,
@@ -380,28 +388,19 @@ fn kql_part(text: &str) -> &str {
     t.trim().trim_end_matches("```").trim()
 }
 
-/// `key=value` pairs after `/skill`, or the whole text for the first required input.
+/// `key=value` pairs after `/skill` (all the words must be pairs).
 fn direct_inputs(spec: &SkillSpec, args: &str) -> Inputs {
     let mut inputs = Inputs::new();
-    if args.is_empty() {
-        return inputs;
-    }
-    let pairs: Vec<(&str, &str)> = args
-        .split_whitespace()
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let pairs: Vec<(&str, &str)> = words
+        .iter()
         .filter_map(|p| p.split_once('='))
         .filter(|(k, _)| spec.inputs.iter().any(|i| i.name == *k))
         .collect();
-    if !pairs.is_empty() && pairs.len() == args.split_whitespace().count() {
+    if !pairs.is_empty() && pairs.len() == words.len() {
         for (k, v) in pairs {
             inputs.insert(k.to_string(), v.trim_matches('"').to_string());
         }
-    } else if let Some(first) = spec
-        .inputs
-        .iter()
-        .find(|i| i.required)
-        .or(spec.inputs.first())
-    {
-        inputs.insert(first.name.clone(), args.to_string());
     }
     inputs
 }

@@ -186,6 +186,14 @@ pub enum Command {
     /// Analyze a suspicious script or command line
     #[command(subcommand)]
     Analyze(crate::analyze::AnalyzeCommand),
+
+    /// Security Copilot plugin manifests: validate, add, enable, disable, set, remove
+    #[command(subcommand)]
+    Plugins(crate::extend::PluginsCommand),
+
+    /// Promptbooks: named series of prompts with inputs, run in one session
+    #[command(subcommand)]
+    Promptbook(crate::extend::PromptbookCommand),
 }
 
 #[derive(Args)]

@@ -112,7 +112,7 @@ pub enum SkillsCommand {
 /// room for that.
 const STACK: usize = 256 << 20;
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_stack_size(STACK)
@@ -149,7 +149,7 @@ fn default_rules(data_dir: &Path, flag: &Option<PathBuf>) -> Option<PathBuf> {
     own.is_dir().then_some(own)
 }
 
-async fn open(store: &Store, data_dir: &Path, common: &CopilotArgs) -> Result<Copilot> {
+pub(crate) async fn open(store: &Store, data_dir: &Path, common: &CopilotArgs) -> Result<Copilot> {
     let mut builder = Copilot::builder().rules(default_rules(data_dir, &common.rules));
     if let Some(now) = reference_time(&common.now)? {
         builder = builder.now(now);
@@ -157,7 +157,7 @@ async fn open(store: &Store, data_dir: &Path, common: &CopilotArgs) -> Result<Co
     Ok(builder.open(store).await?)
 }
 
-fn turn_json(session: &str, turn: &Turn) -> serde_json::Value {
+pub(crate) fn turn_json(session: &str, turn: &Turn) -> serde_json::Value {
     json!({
         "session": session,
         "turn": turn.seq,
@@ -453,9 +453,24 @@ pub fn sessions(data_dir: &Path, command: SessionsCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn skills(command: SkillsCommand) -> Result<ExitCode> {
+pub fn skills(data_dir: &Path, command: SkillsCommand) -> Result<ExitCode> {
     let SkillsCommand::List { format } = command;
-    let registry = vigil_copilot::skills::Registry::builtin();
+    let mut registry = vigil_copilot::skills::Registry::builtin();
+    if let Ok(store) = Store::open(data_dir)
+        && let Ok(plugins) = vigil_copilot::plugins::PluginStore::open(data_dir, &store.db_path())
+    {
+        for p in plugins
+            .list()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.enabled)
+        {
+            let settings = plugins.settings(&p.name).unwrap_or_default();
+            for s in vigil_copilot::plugins::skills_of(&p.manifest, &settings, None).1 {
+                registry.add(s);
+            }
+        }
+    }
     if format == OutputFormat::Json {
         let specs: Vec<_> = registry.specs().collect();
         println!("{}", serde_json::to_string_pretty(&specs)?);

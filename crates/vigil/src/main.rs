@@ -6,6 +6,7 @@ mod analyze;
 mod cli;
 mod copilot;
 mod demo;
+mod extend;
 mod hunt;
 mod incidents;
 mod ingest;
@@ -45,7 +46,9 @@ fn main() -> ExitCode {
         Command::Ask(args) => copilot::ask(&data_dir, args),
         Command::Chat(args) => copilot::chat(&data_dir, args),
         Command::Sessions(command) => copilot::sessions(&data_dir, command),
-        Command::Skills(command) => copilot::skills(command),
+        Command::Skills(command) => copilot::skills(&data_dir, command),
+        Command::Plugins(command) => extend::plugins(&data_dir, command),
+        Command::Promptbook(command) => extend::promptbook(&data_dir, command),
         Command::Demo(args) => demo::run(&data_dir, args),
         Command::Analyze(command) => analyze::run(command),
     };

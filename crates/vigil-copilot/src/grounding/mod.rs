@@ -108,6 +108,19 @@ impl Known {
         self.users.len()
     }
 
+    /// Every device and user name, in the lake's spelling.
+    pub fn names(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .devices
+            .values()
+            .chain(self.users.values())
+            .cloned()
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     pub fn device(&self, name: &str) -> Option<&str> {
         self.devices
             .get(&name.to_ascii_lowercase())

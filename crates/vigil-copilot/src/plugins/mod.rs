@@ -118,10 +118,27 @@ fn find_spec(manifest_file: &Path, reference: &str) -> Result<PathBuf, String> {
     ))
 }
 
+/// A template with each `{{Input}}` replaced by a value that fits where it stands: a
+/// word inside quotes, a number elsewhere (`ago({{Days}}d)`, `take {{N}}`).
+fn neutral_fill(template: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        let Some(close) = rest[open..].find("}}") else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        let quoted = out.ends_with(['"', '\'']);
+        out.push_str(if quoted { "x" } else { "1" });
+        rest = &rest[open + close + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Checks a KQL template: it must parse once its placeholders are filled.
 fn check_kql(template: &str) -> (Option<String>, Option<String>) {
-    let filled = vigil_kql::substitute(template, |_| Some("\"x\"".into()))
-        .unwrap_or_else(|_| template.to_string());
+    let filled = neutral_fill(template);
     if let Err(e) = vigil_kql::parse(&filled) {
         return (
             Some(format!("its query does not parse: {}", e.message)),
