@@ -113,6 +113,22 @@ fn output_markdown(out: &mut String, o: &SkillOutput) {
 /// The whole answer of a turn.
 pub fn markdown(turn: &Turn) -> String {
     let mut out = String::new();
+    if let Some(prose) = &turn.prose {
+        let _ = writeln!(
+            out,
+            "{prose}\n\n_The text above was written by a language model and checked against the evidence below._\n"
+        );
+    }
+    for p in &turn.pending {
+        let args: Vec<String> = p.inputs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(
+            out,
+            "> Not run: `{}` changes things outside Vigil. To run it, confirm this exact call: `/{} {}`\n",
+            p.skill,
+            p.skill,
+            args.join(" ")
+        );
+    }
     for call in &turn.calls {
         if turn.calls.len() > 1 {
             let _ = writeln!(out, "## {}\n", call.step.prompt);

@@ -31,6 +31,12 @@ pub struct Turn {
     pub answer: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The model's prose after checking, when a model planned the turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prose: Option<String>,
+    /// Calls with side effects a model asked for; they run only when the user confirms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Step>,
 }
 
 impl Turn {
