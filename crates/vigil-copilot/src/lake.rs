@@ -27,6 +27,7 @@ pub struct Lake {
 }
 
 /// A query's result and where it came from.
+#[derive(Clone)]
 pub struct QueryResult {
     pub table: ResultTable,
     pub evidence: Evidence,

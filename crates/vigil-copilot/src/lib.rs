@@ -16,14 +16,17 @@
 //! ```
 
 pub mod answer;
+pub mod checker;
 pub mod grounding;
 pub mod http;
 pub mod lake;
 pub mod llm;
+pub mod model_plan;
 pub mod nl2kql;
 pub mod planner;
 pub mod plugins;
 pub mod promptbook;
+pub mod report;
 pub mod session;
 pub mod skill;
 pub mod skills;
@@ -134,9 +137,9 @@ impl CopilotBuilder {
                 }
             }
         }
-        Ok(Copilot::from_parts(
-            lake, registry, known, sessions, self.actor,
-        ))
+        let mut copilot = Copilot::from_parts(lake, registry, known, sessions, self.actor);
+        copilot.model = model;
+        Ok(copilot)
     }
 }
 
@@ -148,6 +151,7 @@ pub struct Copilot {
     grounder: Grounder,
     sessions: Option<Sessions>,
     actor: String,
+    model: Option<std::sync::Arc<llm::ChatModel>>,
 }
 
 impl Copilot {
@@ -179,7 +183,13 @@ impl Copilot {
             grounder,
             sessions,
             actor,
+            model: None,
         }
+    }
+
+    /// Lets a language model plan and phrase answers (checked against the evidence).
+    pub fn set_model(&mut self, model: Option<std::sync::Arc<llm::ChatModel>>) {
+        self.model = model;
     }
 
     pub fn registry(&self) -> &Registry {
@@ -254,6 +264,18 @@ impl Copilot {
                 }
             }
         }
+        if let Some(model) = self.model.clone()
+            && !prompt.trim_start().starts_with('/')
+        {
+            let grounding = self.grounder.ground(prompt, &context);
+            match model_plan::run(model, &self.registry, &self.lake, prompt, &grounding).await {
+                Ok(m) if !m.calls.is_empty() || !m.pending.is_empty() => {
+                    return Ok(self.model_turn(m, prompt, &grounding, earlier, at));
+                }
+                Ok(_) => tracing::info!("the model called no skill; answering without it"),
+                Err(e) => tracing::warn!("the model failed ({e}); answering without it"),
+            }
+        }
         let parts = Planner::split(prompt);
         if parts.is_empty() {
             return Err(planner::PlanError::Empty.into());
@@ -302,6 +324,8 @@ impl Copilot {
             calls,
             answer: String::new(),
             warnings: Vec::new(),
+            prose: None,
+            pending: Vec::new(),
         };
         for call in &turn.calls {
             for r in &call.grounding.references {
@@ -319,6 +343,40 @@ impl Copilot {
 }
 
 impl Copilot {
+    /// A turn the model planned: its prose checked against every skill output.
+    fn model_turn(
+        &self,
+        m: model_plan::ModelTurn,
+        prompt: &str,
+        g: &Grounding,
+        earlier: &[Turn],
+        at: DateTime<Utc>,
+    ) -> Turn {
+        let evidence = serde_json::json!({
+            "prompt": prompt,
+            "grounding": g,
+            "outputs": m.calls.iter().filter_map(|c| c.output.as_ref()).collect::<Vec<_>>(),
+        })
+        .to_string();
+        let checked = checker::check(&m.prose, &evidence);
+        let mut warnings = m.warnings;
+        for (kind, value) in &checked.unsupported {
+            warnings.push(format!("removed a sentence from the model's answer: its {kind} {value:?} is in no skill's results"));
+        }
+        let mut turn = Turn {
+            seq: earlier.last().map_or(1, |t| t.seq + 1),
+            at,
+            prompt: prompt.to_string(),
+            calls: m.calls,
+            answer: String::new(),
+            warnings,
+            prose: Some(checked.text),
+            pending: m.pending,
+        };
+        turn.answer = answer::markdown(&turn);
+        turn
+    }
+
     /// Runs a promptbook's prompts in order in one session (a new one when `None`), so
     /// that later steps see earlier results. Returns the session and the turns.
     pub async fn run_promptbook(

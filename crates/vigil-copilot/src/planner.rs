@@ -24,9 +24,16 @@ pub struct Step {
     pub inputs: Inputs,
     /// The part of the prompt this step answers.
     pub prompt: String,
+    /// How well the skill matched; infinite for a skill asked for by name (stored as
+    /// null, since JSON has no infinity).
+    #[serde(deserialize_with = "score_or_infinite")]
     pub score: f64,
     /// Why this skill: the words and cues that chose it.
     pub reason: String,
+}
+
+fn score_or_infinite<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
 }
 
 /// Why no plan could be made.
@@ -133,6 +140,31 @@ const CUES: &[(&str, &str, f64)] = &[
         4.0,
     ),
     (
+        "incident_report",
+        r"\breport\b|\bexecutive summary\b|\bfor (the )?(executives?|leadership|management|the board)\b",
+        5.0,
+    ),
+    (
+        "device_primary_user",
+        r"\bprimary user\b|\bwho (owns|uses|is assigned)\b|\bowner of\b|\bassigned user\b",
+        5.0,
+    ),
+    (
+        "device_groups",
+        r"\bgroups? (is|are|does)\b.{0,60}\b(in|belong|member)|\bgroup memberships?\b|\bmember(ship)?s? of\b.{0,30}\bgroups?\b|\bwhich groups?\b",
+        4.0,
+    ),
+    (
+        "device_managed_apps",
+        r"\bmanaged (apps?|applications?)\b|\bintune apps?\b|\bapps? (does intune|deployed)\b|\bapp installs?\b",
+        4.0,
+    ),
+    (
+        "compare_device_configuration",
+        r"\bcompare\b|\bdiffer(s|ent|ence|ences)?\b.{0,60}\b(config|configuration|settings?|devices?)\b",
+        4.0,
+    ),
+    (
         "nl_to_kql",
         r"^(which|how many|show|list|find|get|were there|did any|has any|count|top)\b|\b(generate|write|build|create) (a |the )?(kql|hunting)?\s?query\b",
         1.5,
@@ -152,6 +184,15 @@ static YES_NO: LazyLock<Regex> = LazyLock::new(|| {
 });
 static SIGMA: LazyLock<Regex> =
     LazyLock::new(|| re(r"\bsigma\b|\brules?\b|\bdetections?\b|\bhunt\b"));
+/// Skills that answer one narrow question and need their cue to run.
+const NARROW: &[&str] = &[
+    "device_primary_user",
+    "device_groups",
+    "device_managed_apps",
+    "compare_device_configuration",
+    "incident_report",
+];
+
 static INCIDENTS: LazyLock<Regex> = LazyLock::new(|| re(r"\bincidents?\b"));
 
 static CUE_RES: LazyLock<Vec<(&'static str, Regex, f64)>> = LazyLock::new(|| {
@@ -242,6 +283,16 @@ impl Planner {
                 }
             }
             score += grounding_bonus(name, g, &lower, &mut why);
+            // Skills about one narrow question run only when it is asked.
+            let narrow = CUE_RES.iter().filter(|(skill, ..)| skill == name);
+            let mut narrow = narrow.peekable();
+            if NARROW.contains(&name.as_str())
+                && narrow.peek().is_some()
+                && !narrow.any(|(_, cue, _)| cue.is_match(&lower))
+            {
+                score -= 3.0;
+                why.push("not asked for".into());
+            }
             out.push((name.clone(), score, why.join("; ")));
         }
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -320,6 +371,7 @@ fn grounding_bonus(skill: &str, g: &Grounding, lower: &str, why: &mut Vec<String
     };
     match skill {
         "summarize_incident" if has_incident => add(3.0, "an incident number"),
+        "incident_report" if !has_incident => add(-3.0, "no incident number"),
         "summarize_incident" => add(-3.0, "no incident number"),
         "nl_to_kql" if ACTIVITY.is_match(lower) => add(2.0, "asks for activity"),
         "list_incidents" if has_incident => add(-3.0, "one incident, not a list"),
@@ -346,6 +398,17 @@ fn grounding_bonus(skill: &str, g: &Grounding, lower: &str, why: &mut Vec<String
         }
         "nl_to_kql" if g.time.is_some() => add(1.0, "a time range"),
         "nl_to_kql" if INCIDENTS.is_match(lower) => add(-2.5, "incidents have their own skills"),
+        "device_primary_user"
+        | "device_groups"
+        | "device_managed_apps"
+        | "compare_device_configuration"
+            if g.first(EntityKind::Device).is_none() =>
+        {
+            add(-3.0, "no device named")
+        }
+        "compare_device_configuration" if g.of_kind(EntityKind::Device).count() < 2 => {
+            add(-2.0, "one device, nothing to compare it with")
+        }
         _ => {}
     }
     bonus
@@ -437,6 +500,18 @@ fn fill(spec: &SkillSpec, inputs: &mut Inputs, g: &Grounding, prompt: &str) {
                     inputs.insert("kind".into(), e.kind.name().to_string());
                 }
                 found.map(|e| e.value)
+            }
+            InputKind::Device => {
+                // The first device input takes the first device named, the next the next.
+                let before = spec
+                    .inputs
+                    .iter()
+                    .take_while(|i| i.name != input.name)
+                    .filter(|i| i.kind == InputKind::Device)
+                    .count();
+                g.of_kind(EntityKind::Device)
+                    .nth(before)
+                    .map(|e| e.value.clone())
             }
             InputKind::Table => g.tables.first().cloned(),
             InputKind::Severity => g.severity.clone(),

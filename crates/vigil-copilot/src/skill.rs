@@ -23,6 +23,8 @@ pub enum InputKind {
     Incident,
     /// Any entity: device, user, IP, hash, domain, URL.
     Entity,
+    /// A device name; a second device input takes the second device named.
+    Device,
     /// A catalog table name.
     Table,
     /// High, Medium, Low or Informational.
@@ -46,6 +48,7 @@ impl InputKind {
             InputKind::Kql => "kql",
             InputKind::Incident => "incident",
             InputKind::Entity => "entity",
+            InputKind::Device => "device",
             InputKind::Table => "table",
             InputKind::Severity => "severity",
             InputKind::Integer => "integer",

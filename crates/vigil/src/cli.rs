@@ -194,6 +194,10 @@ pub enum Command {
     /// Promptbooks: named series of prompts with inputs, run in one session
     #[command(subcommand)]
     Promptbook(crate::extend::PromptbookCommand),
+
+    /// Incident reports for executives or technical readers (Markdown, HTML, PDF)
+    #[command(subcommand)]
+    Report(crate::report::ReportCommand),
 }
 
 #[derive(Args)]
@@ -232,6 +236,12 @@ pub struct HuntArgs {
     /// No progress bar
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// The time incident changes are stamped with (nanoseconds; the current time when
+    /// unset). The demo sets it to its reference time so that a seed always gives the
+    /// same lake.
+    #[arg(skip)]
+    pub clock: Option<i64>,
 }
 
 #[derive(Args)]

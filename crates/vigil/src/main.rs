@@ -13,6 +13,7 @@ mod ingest;
 mod lake;
 mod output;
 mod query;
+mod report;
 mod rules;
 mod sql;
 mod tables;
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         Command::Promptbook(command) => extend::promptbook(&data_dir, command),
         Command::Demo(args) => demo::run(&data_dir, args),
         Command::Analyze(command) => analyze::run(command),
+        Command::Report(command) => report::run(&data_dir, command),
     };
     match result {
         Ok(code) => code,

@@ -8,10 +8,14 @@ mod lake {
     pub mod common;
     mod copilot;
     mod crash;
+    mod demo;
     mod evtx;
     mod exports;
+    pub mod fixture_http;
     mod hunt;
+    mod model;
     mod otrf;
+    mod plugins;
     mod query;
     mod rules;
 }

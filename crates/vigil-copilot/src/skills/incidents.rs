@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 
 use super::{and_list, entities_in, plural};
 use crate::grounding::{Entity, EntityKind};
-use crate::lake::kql_string;
+use crate::lake::{Lake, QueryResult, kql_string};
 use crate::skill::{
     InputKind, InputSpec, Inputs, ResultTable, Section, Skill, SkillContext, SkillError,
     SkillOutput, SkillSpec, required, text_of,
@@ -189,6 +189,97 @@ impl Skill for ListIncidents {
     }
 }
 
+/// Reads an incident number as written ("12", "#12").
+pub fn incident_number(raw: &str) -> Result<u64, SkillError> {
+    raw.trim().trim_start_matches('#').parse().map_err(|_| {
+        SkillError::BadInput(format!("an incident number is a whole number, not {raw:?}"))
+    })
+}
+
+/// Everything the lake knows about one incident: its latest row, its alerts in time order
+/// and their evidence, with the queries that read them.
+#[derive(Clone)]
+pub struct IncidentFacts {
+    pub number: u64,
+    pub title: String,
+    pub severity: String,
+    pub status: String,
+    pub classification: String,
+    pub first: String,
+    pub last: String,
+    pub alert_ids: Vec<String>,
+    /// In kill-chain order.
+    pub tactics: Vec<String>,
+    pub techniques: Vec<String>,
+    pub devices: Vec<String>,
+    pub users: Vec<String>,
+    pub ips: Vec<String>,
+    pub incident: QueryResult,
+    /// Alerts, oldest first: Timestamp, AlertId, Title, Severity, Tactics, AttackTechniques,
+    /// _SourceFile, _SourceRecord.
+    pub alerts: Option<QueryResult>,
+    pub evidence: Option<QueryResult>,
+}
+
+impl IncidentFacts {
+    /// Reads incident `number` from the lake.
+    pub async fn gather(lake: &Lake, number: u64) -> Result<IncidentFacts, SkillError> {
+        let query = format!(
+            "{LATEST}\n| where IncidentNumber == {number}\n| project IncidentNumber, Title, Severity, Status, Classification, FirstActivityTime, LastActivityTime, AlertIds, Tactics = Extra.tactics, Techniques = Extra.techniques, Devices = Extra.devices, Users = Extra.users, RemoteIPs = Extra.ips, Description"
+        );
+        let incident = lake.query("Incident", &query).await?;
+        let Some(row) = incident.table.rows.first().cloned() else {
+            return Err(SkillError::BadInput(format!(
+                "there is no incident {number} (list them with \"show incidents\")"
+            )));
+        };
+        let t = &incident.table;
+        let alert_ids = list_of(cell(t, &row, "AlertIds"));
+        let ids = alert_ids
+            .iter()
+            .map(|i| kql_string(i))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let alerts_query = format!(
+            "AlertInfo\n| where AlertId in ({ids})\n| extend Tactics = tostring(parse_json(AdditionalFields).Tactics)\n| project Timestamp, AlertId, Title, Severity, Tactics, AttackTechniques, _SourceFile, _SourceRecord\n| sort by Timestamp asc"
+        );
+        let evidence_query = format!(
+            "AlertEvidence\n| where AlertId in ({ids})\n| project AlertId, EntityType, EvidenceRole, DeviceName, AccountName, AccountDomain, FileName, FolderPath, ProcessCommandLine, SHA256, RemoteIP, RemoteUrl, RegistryKey"
+        );
+        let (alerts, evidence) = if alert_ids.is_empty() {
+            (None, None)
+        } else {
+            (
+                Some(lake.query("Timeline of alerts", &alerts_query).await?),
+                Some(lake.query("Alert evidence", &evidence_query).await?),
+            )
+        };
+        Ok(IncidentFacts {
+            number,
+            title: cell_text(t, &row, "Title"),
+            severity: cell_text(t, &row, "Severity"),
+            status: cell_text(t, &row, "Status"),
+            classification: cell_text(t, &row, "Classification"),
+            first: cell_text(t, &row, "FirstActivityTime"),
+            last: cell_text(t, &row, "LastActivityTime"),
+            tactics: list_of(cell(t, &row, "Tactics")),
+            techniques: list_of(cell(t, &row, "Techniques")),
+            devices: list_of(cell(t, &row, "Devices")),
+            users: list_of(cell(t, &row, "Users")),
+            ips: list_of(cell(t, &row, "RemoteIPs")),
+            alert_ids,
+            incident,
+            alerts,
+            evidence,
+        })
+    }
+
+    /// The tactics of one alert row of `alerts`.
+    pub fn alert_tactics(table: &ResultTable, row: &[Json]) -> Vec<String> {
+        list_of(cell(table, row, "Tactics"))
+    }
+}
+
 /// One incident's story.
 pub struct SummarizeIncident {
     spec: SkillSpec,
@@ -224,7 +315,7 @@ impl Default for SummarizeIncident {
 }
 
 /// What an analyst should do about each tactic seen.
-fn next_step(tactic: &str) -> Option<&'static str> {
+pub fn next_step(tactic: &str) -> Option<&'static str> {
     Some(match tactic {
         "InitialAccess" => {
             "Find how the attacker got in (the email, link or exposed service) and block it for everyone else."
@@ -276,52 +367,23 @@ impl Skill for SummarizeIncident {
         inputs: &Inputs,
     ) -> Result<SkillOutput, SkillError> {
         let raw = required(&self.spec, inputs, "incident")?;
-        let number: u64 = raw.trim_start_matches('#').parse().map_err(|_| {
-            SkillError::BadInput(format!("an incident number is a whole number, not {raw:?}"))
-        })?;
-        let query = format!(
-            "{LATEST}\n| where IncidentNumber == {number}\n| project IncidentNumber, Title, Severity, Status, Classification, FirstActivityTime, LastActivityTime, AlertIds, Tactics = Extra.tactics, Techniques = Extra.techniques, Devices = Extra.devices, Users = Extra.users, RemoteIPs = Extra.ips, Description"
-        );
-        let incident = ctx.lake.query("Incident", &query).await?;
-        let Some(row) = incident.table.rows.first().cloned() else {
-            return Err(SkillError::BadInput(format!(
-                "there is no incident {number} (list them with \"show incidents\")"
-            )));
-        };
-        let t = &incident.table;
-        let alert_ids = list_of(cell(t, &row, "AlertIds"));
-        let tactics = list_of(cell(t, &row, "Tactics"));
-        let techniques = list_of(cell(t, &row, "Techniques"));
-        let devices = list_of(cell(t, &row, "Devices"));
-        let users = list_of(cell(t, &row, "Users"));
-        let ips = list_of(cell(t, &row, "RemoteIPs"));
-        let title = cell_text(t, &row, "Title");
-        let severity = cell_text(t, &row, "Severity");
-        let status = cell_text(t, &row, "Status");
-        let (first, last) = (
-            cell_text(t, &row, "FirstActivityTime"),
-            cell_text(t, &row, "LastActivityTime"),
-        );
-
-        let ids = alert_ids
-            .iter()
-            .map(|i| kql_string(i))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let alerts_query = format!(
-            "AlertInfo\n| where AlertId in ({ids})\n| extend Tactics = tostring(parse_json(AdditionalFields).Tactics)\n| project Timestamp, AlertId, Title, Severity, Tactics, AttackTechniques, _SourceFile, _SourceRecord\n| sort by Timestamp asc"
-        );
-        let evidence_query = format!(
-            "AlertEvidence\n| where AlertId in ({ids})\n| project AlertId, EntityType, EvidenceRole, DeviceName, AccountName, AccountDomain, FileName, FolderPath, ProcessCommandLine, SHA256, RemoteIP, RemoteUrl, RegistryKey"
-        );
-        let (alerts, evidence) = if alert_ids.is_empty() {
-            (None, None)
-        } else {
-            (
-                Some(ctx.lake.query("Timeline of alerts", &alerts_query).await?),
-                Some(ctx.lake.query("Alert evidence", &evidence_query).await?),
-            )
-        };
+        let number = incident_number(raw)?;
+        let f = IncidentFacts::gather(ctx.lake, number).await?;
+        let IncidentFacts {
+            alert_ids,
+            tactics,
+            techniques,
+            devices,
+            users,
+            ips,
+            title,
+            severity,
+            status,
+            first,
+            last,
+            ..
+        } = f.clone();
+        let (incident, alerts, evidence) = (f.incident, f.alerts, f.evidence);
 
         let mut out = SkillOutput::default();
         let where_ = if devices.is_empty() {

@@ -1,9 +1,11 @@
 //! The built-in skills and the registry that holds them with plugin skills.
 
+mod devices;
 mod entity;
 mod hunt;
 mod incidents;
 mod query;
+mod report;
 mod script;
 
 use std::sync::Arc;
@@ -13,10 +15,12 @@ use serde_json::Value as Json;
 use crate::grounding::{Entity, EntityKind};
 use crate::skill::{ResultTable, Skill, SkillSpec, text_of};
 
+pub use devices::{CompareDeviceConfiguration, DeviceGroups, DeviceManagedApps, DevicePrimaryUser};
 pub use entity::LookupEntity;
 pub use hunt::HuntSigma;
-pub use incidents::{ListIncidents, SummarizeIncident};
+pub use incidents::{IncidentFacts, ListIncidents, SummarizeIncident, incident_number, next_step};
 pub use query::{DescribeTable, NlToKql, RunKql};
+pub use report::IncidentReport;
 pub use script::AnalyzeScript;
 
 /// Every skill the copilot can run, by name.
@@ -37,6 +41,11 @@ impl Registry {
         r.add(Arc::new(HuntSigma::new(None)));
         r.add(Arc::new(DescribeTable::new()));
         r.add(Arc::new(AnalyzeScript::new()));
+        r.add(Arc::new(IncidentReport::new()));
+        r.add(Arc::new(DevicePrimaryUser::new()));
+        r.add(Arc::new(DeviceGroups::new()));
+        r.add(Arc::new(DeviceManagedApps::new()));
+        r.add(Arc::new(CompareDeviceConfiguration::new()));
         r
     }
 
