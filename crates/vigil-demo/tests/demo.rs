@@ -16,8 +16,9 @@ fn now() -> DateTime<Utc> {
     NOW.parse().expect("a valid constant")
 }
 
+/// A fresh folder of this test process (tests run as separate processes, at once).
 fn out_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
@@ -48,6 +49,8 @@ fn demo() -> &'static (Summary, Rows, GroundTruth) {
         let truth: GroundTruth =
             serde_json::from_str(&std::fs::read_to_string(dir.join(GROUND_TRUTH_FILE)).unwrap())
                 .expect("the ground truth reads back");
+        // Everything is in memory now.
+        let _ = std::fs::remove_dir_all(&dir);
         (summary, rows, truth)
     })
 }
@@ -106,6 +109,9 @@ fn the_same_seed_gives_the_same_bytes_and_another_seed_other_data() {
         fc["DeviceProcessEvents.ndjson"]
     );
     assert_ne!(fa[GROUND_TRUTH_FILE], fc[GROUND_TRUTH_FILE]);
+    for dir in [a, b, c] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 #[test]

@@ -89,6 +89,7 @@ pub fn run(data_dir: &Path, args: DemoArgs) -> Result<ExitCode> {
         force: false,
         threads: 0,
         quiet: args.quiet,
+        clock: now.timestamp_nanos_opt(),
     };
     let code = crate::hunt::run(data_dir, hunt)?;
     // The rows are in the lake now; the ground truth stays for reference.

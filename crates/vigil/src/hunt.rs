@@ -258,6 +258,7 @@ pub async fn record(
     detector: &Detector,
     raised: Vec<Alert>,
     scanned: u64,
+    clock: Option<i64>,
 ) -> Result<Outcome> {
     let catalog = Catalog::builtin();
     let state = DetectionState::open(&store.db_path()).map_err(anyhow::Error::msg)?;
@@ -301,7 +302,7 @@ pub async fn record(
     // With no alerts stored before, the new ones are all there is to correlate, and
     // need not be read back.
     let facts = known.is_empty().then_some(new_facts);
-    let (incidents, incidents_changed) = update_incidents(store, &state, facts).await?;
+    let (incidents, incidents_changed) = update_incidents(store, &state, facts, clock).await?;
     Ok(Outcome {
         scanned,
         raised,
@@ -314,11 +315,13 @@ pub async fn record(
 
 /// Correlates every alert in the lake (or `facts`, when the caller knows them all) and
 /// adds a SecurityIncident row for each incident that is new or whose alerts changed.
+/// Incident changes are stamped `clock` (nanoseconds), else the current time.
 /// Returns (incidents, rows added).
 pub async fn update_incidents(
     store: &Store,
     state: &DetectionState,
     facts: Option<Vec<AlertFacts>>,
+    clock: Option<i64>,
 ) -> Result<(usize, usize)> {
     let ctx = store.session()?;
     let facts = match facts {
@@ -327,7 +330,7 @@ pub async fn update_incidents(
     };
     let incidents = correlate(&facts, DEFAULT_WINDOW_NS);
     let latest = lake::latest_incidents(&ctx).await?;
-    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    let now = clock.unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0));
     let mut changed = 0;
     let batch = incident_batch(Catalog::builtin(), |rows| {
         for inc in &incidents {
@@ -424,7 +427,13 @@ pub fn run(data_dir: &Path, args: HuntArgs) -> Result<ExitCode> {
         let scan_time = started.elapsed().saturating_sub(found.load_time);
         (found, scan_time)
     };
-    let outcome = runtime.block_on(record(&store, &found.detector, found.alerts, found.scanned))?;
+    let outcome = runtime.block_on(record(
+        &store,
+        &found.detector,
+        found.alerts,
+        found.scanned,
+        args.clock,
+    ))?;
     let times = Times {
         load: found.load_time,
         scan: scan_time,

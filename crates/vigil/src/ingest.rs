@@ -180,6 +180,7 @@ pub fn run(data_dir: &Path, args: IngestArgs) -> Result<ExitCode> {
                 &found.detector,
                 found.alerts,
                 found.scanned,
+                None,
             ))?)
         }
         None => None,
