@@ -120,7 +120,17 @@ pub fn markdown(turn: &Turn) -> String {
         );
     }
     for p in &turn.pending {
-        let args: Vec<String> = p.inputs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let args: Vec<String> = p
+            .inputs
+            .iter()
+            .map(|(k, v)| {
+                if v.contains(char::is_whitespace) {
+                    format!("{k}=\"{v}\"")
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect();
         let _ = writeln!(
             out,
             "> Not run: `{}` changes things outside Vigil. To run it, confirm this exact call: `/{} {}`\n",

@@ -17,6 +17,7 @@
 
 pub mod answer;
 pub mod checker;
+pub mod embed;
 pub mod grounding;
 pub mod http;
 pub mod lake;
@@ -60,6 +61,8 @@ pub enum CopilotError {
     Skill(#[from] skill::SkillError),
     #[error(transparent)]
     Plan(#[from] planner::PlanError),
+    #[error(transparent)]
+    Embed(#[from] embed::EmbedError),
 }
 
 /// Options for a copilot; `open` builds it over a store.
@@ -137,8 +140,14 @@ impl CopilotBuilder {
                 }
             }
         }
+        // `[embeddings]` in vigil.toml or VIGIL_EMBED_MODEL; a configured model must load.
+        let embedder = match embed::configured_model(store.dir())? {
+            Some(dir) => Some(std::sync::Arc::new(embed::Embedder::load(&dir)?)),
+            None => None,
+        };
         let mut copilot = Copilot::from_parts(lake, registry, known, sessions, self.actor);
         copilot.model = model;
+        copilot.set_embedder(embedder)?;
         Ok(copilot)
     }
 }
@@ -212,10 +221,23 @@ impl Copilot {
         self.sessions.as_ref()
     }
 
+    /// Lets the planner also match prompts to skills by meaning (`None`: by words only).
+    pub fn set_embedder(
+        &mut self,
+        embedder: Option<std::sync::Arc<embed::Embedder>>,
+    ) -> Result<(), CopilotError> {
+        self.planner = Planner::with_embeddings(&self.registry, embedder)?;
+        Ok(())
+    }
+
     /// Adds a skill (a plugin's) and re-indexes the planner.
     pub fn add_skill(&mut self, skill: std::sync::Arc<dyn Skill>) {
         self.registry.add(skill);
-        self.planner = Planner::new(&self.registry);
+        let embedder = self.planner.embedder().cloned();
+        self.planner = Planner::with_embeddings(&self.registry, embedder).unwrap_or_else(|e| {
+            tracing::warn!("planning by words only: {e}");
+            Planner::new(&self.registry)
+        });
     }
 
     /// Answers `prompt` in `session` (a new one when `None`), and stores the turn.
@@ -281,9 +303,20 @@ impl Copilot {
             return Err(planner::PlanError::Empty.into());
         }
         let mut calls = Vec::new();
+        let mut pending = Vec::new();
         for part in &parts {
             let grounding = self.grounder.ground(part, &context);
             let step = self.planner.plan_step(&self.registry, part, &grounding)?;
+            // A skill that changes things outside Vigil runs only when asked for by name
+            // (`/skill …`), never because a prompt's words happened to match it.
+            let acts = self
+                .registry
+                .get(&step.skill)
+                .is_some_and(|s| s.spec().side_effects);
+            if acts && step.score.is_finite() {
+                pending.push(step);
+                continue;
+            }
             let started = Instant::now();
             let (output, error) = match self.registry.get(&step.skill) {
                 Some(skill) => {
@@ -325,7 +358,7 @@ impl Copilot {
             answer: String::new(),
             warnings: Vec::new(),
             prose: None,
-            pending: Vec::new(),
+            pending,
         };
         for call in &turn.calls {
             for r in &call.grounding.references {

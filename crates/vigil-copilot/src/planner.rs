@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::embed::{EmbedError, Embedder, SkillIndex};
 use crate::grounding::{EntityKind, Grounding};
 use crate::skill::{InputKind, Inputs, SkillSpec};
 use crate::skills::Registry;
@@ -99,7 +100,14 @@ pub struct Planner {
     /// Per skill: its description terms and each example's terms.
     docs: Vec<(String, BTreeSet<String>, Vec<BTreeSet<String>>)>,
     idf: HashMap<String, f64>,
+    /// The skills' descriptions and examples embedded once, when a model is configured.
+    semantic: Option<SkillIndex>,
 }
+
+/// What the best cosine between a prompt and a skill's texts (at most 1) adds to the
+/// skill's score (word weights plus cues of 1.5 to 6). Measured over the planning table
+/// and the CLI's NL-to-KQL questions: every case stays right up to 3; one goes wrong at 4.
+const SEMANTIC_WEIGHT: f64 = 2.0;
 
 /// Cues that favour a skill beyond its words: (skill, pattern over the lower-cased
 /// prompt, weight).
@@ -161,7 +169,7 @@ const CUES: &[(&str, &str, f64)] = &[
     ),
     (
         "compare_device_configuration",
-        r"\bcompare\b|\bdiffer(s|ent|ence|ences)?\b.{0,60}\b(config|configuration|settings?|devices?)\b",
+        r"\bcompare\b|\bdiffer(s|ent|ence|ences)?\b.{0,60}\b(config|configuration|settings?|devices?)\b|\b(config|configuration|settings?)\b.{0,60}\bdiffer",
         4.0,
     ),
     (
@@ -227,7 +235,28 @@ impl Planner {
             .into_iter()
             .map(|(t, d)| (t, (1.0 + n / d as f64).ln()))
             .collect();
-        Planner { docs, idf }
+        Planner {
+            docs,
+            idf,
+            semantic: None,
+        }
+    }
+
+    /// A planner that also matches prompts to skills by meaning, with `embedder`.
+    pub fn with_embeddings(
+        registry: &Registry,
+        embedder: Option<std::sync::Arc<Embedder>>,
+    ) -> Result<Planner, EmbedError> {
+        let mut planner = Planner::new(registry);
+        if let Some(e) = embedder {
+            planner.semantic = Some(SkillIndex::build(e, registry.specs())?);
+        }
+        Ok(planner)
+    }
+
+    /// The embedding model, when the planner has one.
+    pub fn embedder(&self) -> Option<&std::sync::Arc<Embedder>> {
+        self.semantic.as_ref().map(SkillIndex::embedder)
     }
 
     /// Splits a compound prompt into the prompts of its steps.
@@ -247,6 +276,11 @@ impl Planner {
     pub fn scores(&self, prompt: &str, g: &Grounding) -> Vec<(String, f64, String)> {
         let words: BTreeSet<String> = terms(prompt).into_iter().collect();
         let lower = prompt.to_lowercase();
+        let closest = self.semantic.as_ref().and_then(|s| {
+            s.closest(&as_kinds(prompt, g))
+                .inspect_err(|e| tracing::warn!("planning by words only: {e}"))
+                .ok()
+        });
         let mut out = Vec::new();
         for (name, description, examples) in &self.docs {
             let weight = |set: &BTreeSet<String>| -> f64 {
@@ -280,6 +314,12 @@ impl Planner {
                         "cue /{}/",
                         cue.as_str().chars().take(24).collect::<String>()
                     ));
+                }
+            }
+            if let Some(&(similarity, text)) = closest.as_ref().and_then(|c| c.get(name.as_str())) {
+                score += SEMANTIC_WEIGHT * f64::from(similarity);
+                if similarity >= 0.5 {
+                    why.push(format!("close in meaning to {text:?} ({similarity:.2})"));
                 }
             }
             score += grounding_bonus(name, g, &lower, &mut why);
@@ -352,6 +392,39 @@ impl Planner {
             reason,
         })
     }
+}
+
+/// The prompt with the names and addresses grounding found written as their kind ("the
+/// device"), for the embedding model: a device name says nothing about the skill wanted,
+/// yet it makes a prompt look like the examples that happen to name a device.
+fn as_kinds(prompt: &str, g: &Grounding) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for token in prompt.split_whitespace() {
+        let core = token.trim_matches(|c: char| ",.;:!?()'\"`".contains(c));
+        let plain = core
+            .replace("[.]", ".")
+            .replace("hxxp", "http")
+            .to_lowercase();
+        let kind = g.entities.iter().find_map(|e| {
+            let value = e.value.to_lowercase();
+            let short = e.kind == EntityKind::Device && value.split('.').next() == Some(&*plain);
+            let kind = match e.kind {
+                EntityKind::Device => "the device",
+                EntityKind::User | EntityKind::Email => "the user",
+                EntityKind::Ipv4 | EntityKind::Ipv6 => "the IP address",
+                EntityKind::Md5 | EntityKind::Sha1 | EntityKind::Sha256 => "the file hash",
+                EntityKind::Domain => "the domain",
+                EntityKind::Url => "the URL",
+                EntityKind::FilePath => "the file",
+                EntityKind::RegistryKey => "the registry key",
+                // Incident numbers, techniques and CVEs do say what is wanted.
+                EntityKind::Incident | EntityKind::Technique | EntityKind::Cve => return None,
+            };
+            (!plain.is_empty() && (plain == value || short)).then_some(kind)
+        });
+        out.push(kind.map_or_else(|| token.to_string(), |k| token.replace(core, k)));
+    }
+    out.join(" ")
 }
 
 /// What grounding says about a skill: an incident number favours the incident skills, a
@@ -451,10 +524,38 @@ fn kql_part(text: &str) -> &str {
     t.trim().trim_end_matches("```").trim()
 }
 
-/// `key=value` pairs after `/skill` (all the words must be pairs).
+/// The words of `/skill` arguments: split at spaces, except inside double quotes
+/// (`reason="asked by email"` is one word).
+fn argument_words(args: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    for c in args.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                word.push(c);
+            }
+            c if c.is_whitespace() && !quoted => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+/// `key=value` pairs after `/skill` (all the words must be pairs; a value with spaces is
+/// quoted).
 fn direct_inputs(spec: &SkillSpec, args: &str) -> Inputs {
     let mut inputs = Inputs::new();
-    let words: Vec<&str> = args.split_whitespace().collect();
+    let owned = argument_words(args);
+    let words: Vec<&str> = owned.iter().map(String::as_str).collect();
     let pairs: Vec<(&str, &str)> = words
         .iter()
         .filter_map(|p| p.split_once('='))

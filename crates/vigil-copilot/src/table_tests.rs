@@ -225,3 +225,43 @@ fn planning_table() {
         failures.join("\n")
     );
 }
+
+/// The planning table routed by words only and with embeddings: how many prompts go to
+/// the skill the table names. Embeddings must not cost a case.
+#[test]
+fn routing_accuracy_with_embeddings() {
+    let g = grounder();
+    let registry = Registry::builtin();
+    let lexical = Planner::new(&registry);
+    let model = Some(crate::embed::tests::model());
+    let semantic = Planner::with_embeddings(&registry, model).expect("the skills embed");
+    let all = cases(PLANNING);
+    let misrouted = |planner: &Planner| -> Vec<String> {
+        let mut out = Vec::new();
+        for (prompt, expected) in &all {
+            let want = expected.iter().find(|(k, _)| k == "skill").map(|(_, v)| v);
+            let got = planner.plan_step(&registry, prompt, &g.ground(prompt, &[]));
+            match got {
+                Ok(step) if Some(&step.skill) == want => {}
+                Ok(step) => out.push(format!("{prompt}\n    {} ({})", step.skill, step.reason)),
+                Err(e) => out.push(format!("{prompt}\n    no plan: {e}")),
+            }
+        }
+        out
+    };
+    let (words, meaning) = (misrouted(&lexical), misrouted(&semantic));
+    let n = all.len();
+    eprintln!(
+        "routing accuracy: lexical {}/{n}, with embeddings {}/{n}",
+        n - words.len(),
+        n - meaning.len()
+    );
+    // The table is the planner's specification: every case routes right both ways.
+    let floor = n;
+    assert!(n - words.len() >= floor, "by words:\n{}", words.join("\n"));
+    assert!(
+        n - meaning.len() >= floor,
+        "with embeddings:\n{}",
+        meaning.join("\n")
+    );
+}

@@ -194,7 +194,8 @@ pub fn ask(data_dir: &Path, args: AskArgs) -> Result<ExitCode> {
             turn.seq
         )?;
     }
-    let failed = turn.calls.iter().all(|c| c.error.is_some());
+    // Calls waiting for confirmation are not failures.
+    let failed = !turn.calls.is_empty() && turn.calls.iter().all(|c| c.error.is_some());
     Ok(if failed {
         ExitCode::FAILURE
     } else {

@@ -97,7 +97,7 @@ impl DevicePrimaryUser {
                 &[
                     "Who is the primary user of TRE-LT-1042?",
                     "Who owns this laptop?",
-                    "Which user is assigned to device ws-fin-01?",
+                    "Which user is assigned to this device?",
                     "Primary user of the device",
                 ],
                 vec![device_input()],

@@ -883,3 +883,76 @@ fn the_same_seed_gives_the_same_lake_alerts_and_incidents() {
     assert_eq!(first.1, second.1, "the alerts differ");
     assert_eq!(first.2, second.2, "the incidents differ");
 }
+
+#[test]
+fn a_chat_session_follows_up_pins_rates_and_exports() {
+    use std::io::Write as _;
+    let lake = demo_lake();
+    let truth = truth(&lake);
+    let usb = scenario(&truth, "usb-exfiltration");
+    let devices: Vec<String> = texts(&usb["devices"]);
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (md, js) = (dir.path().join("chat.md"), dir.path().join("chat.json"));
+    let mut child = vigil(&lake)
+        .args(["chat", "--now", NOW])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("vigil chat starts");
+    let script = format!(
+        "Which devices copied data to a USB drive in the last week?\n\
+         :pin the two leavers' machines\n\
+         Who is the primary user of that device?\n\
+         :feedback looks-right matches HR's list\n\
+         :nonsense\n\
+         :export markdown {}\n\
+         :export json {}\n\
+         :quit\n",
+        md.display(),
+        js.display()
+    );
+    child
+        .stdin
+        .take()
+        .expect("a stdin")
+        .write_all(script.as_bytes())
+        .expect("the chat reads");
+    let out = child.wait_with_output().expect("vigil chat ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for d in &devices {
+        assert!(stdout.contains(d.as_str()), "{d} missing:\n{stdout}");
+    }
+    // "that device" is the first device of the first answer; its user is the leaver.
+    assert!(stdout.contains(&texts(&usb["users"])[0]), "{stdout}");
+    assert!(stdout.contains("Pinned turn 1."), "{stdout}");
+    assert!(stdout.contains("feedback recorded for turn 2"), "{stdout}");
+    assert!(stdout.contains("unknown command :nonsense"), "{stdout}");
+    let exported: Value =
+        serde_json::from_str(&std::fs::read_to_string(&js).expect("the JSON export"))
+            .expect("JSON");
+    assert_eq!(
+        exported["turns"].as_array().map(Vec::len),
+        Some(2),
+        "{exported}"
+    );
+    assert_eq!(
+        exported["pins"][0]["note"], "the two leavers' machines",
+        "{exported}"
+    );
+    assert_eq!(
+        exported["feedback"][0]["comment"], "matches HR's list",
+        "{exported}"
+    );
+    let markdown = std::fs::read_to_string(&md).expect("the Markdown export");
+    assert!(
+        markdown.contains("Who is the primary user of that device?"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("the two leavers' machines"), "{markdown}");
+}
