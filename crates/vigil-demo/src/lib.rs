@@ -62,7 +62,7 @@ pub enum Error {
     UnknownTable(String),
     #[error("the demo writes column {column} of {table}, which the catalog does not list")]
     UnknownColumn { table: String, column: String },
-    #[error("scale must be between 0.1 and 10, not {0}")]
+    #[error("scale must be between 0.1 and 20, not {0}")]
     Scale(f64),
 }
 
@@ -118,7 +118,7 @@ impl DemoBuilder {
 
     /// Writes the tables and the ground truth into `out_dir` (created if missing).
     pub fn generate(&self, out_dir: &Path) -> Result<Summary, Error> {
-        if !(0.1..=10.0).contains(&self.scale) {
+        if !(0.1..=20.0).contains(&self.scale) {
             return Err(Error::Scale(self.scale));
         }
         std::fs::create_dir_all(out_dir).map_err(|source| Error::Io {

@@ -6,7 +6,7 @@
 //! process; the report gives the median and 95th percentile over all answers, and, as
 //! the baseline measured in the same run, the time the engine alone takes to run the
 //! same queries the answers ran (so the ratio is what grounding, planning and composing
-//! add). `VIGIL_BENCH_SCALE` sets the demo's size (default 7, about a million rows).
+//! add). `VIGIL_BENCH_SCALE` sets the demo's size (default 11, about a million rows).
 //!
 //! Run with `cargo bench -p vigil --bench copilot` (add `--profile dev` to reuse the
 //! test build).
@@ -42,7 +42,7 @@ fn main() {
     let scale: f64 = std::env::var("VIGIL_BENCH_SCALE")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(7.0);
+        .unwrap_or(11.0);
     let rounds: usize = std::env::var("VIGIL_BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())

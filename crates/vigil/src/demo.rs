@@ -21,7 +21,7 @@ pub struct DemoArgs {
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
 
-    /// How much normal activity, relative to the default (0.1 to 10)
+    /// How much normal activity, relative to the default (0.1 to 20)
     #[arg(long, default_value_t = 1.0)]
     pub scale: f64,
 

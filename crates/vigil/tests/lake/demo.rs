@@ -956,3 +956,84 @@ fn a_chat_session_follows_up_pins_rates_and_exports() {
     );
     assert!(markdown.contains("the two leavers' machines"), "{markdown}");
 }
+
+#[test]
+fn the_other_skills_answer_over_the_demo_and_compound_prompts_chain() {
+    let lake = demo_lake();
+    let truth = truth(&lake);
+    let all = incidents(&lake);
+    let phishing = scenario(&truth, "phishing-to-ransomware");
+    let device = texts(&phishing["devices"])[0].clone();
+    let number = incident_of(&all, &device);
+
+    // Describe a table: its columns with their types and meanings.
+    let v = ask(&lake, NOW, &["Describe the DeviceProcessEvents table"]);
+    assert_eq!(skill(&v), "describe_table");
+    let columns: Vec<String> = rows(&v)
+        .iter()
+        .filter_map(|r| r["Column"].as_str().map(str::to_string))
+        .collect();
+    for c in [
+        "ProcessCommandLine",
+        "InitiatingProcessFileName",
+        "SHA256",
+        "DeviceName",
+    ] {
+        assert!(columns.iter().any(|x| x == c), "{c} missing: {columns:?}");
+    }
+
+    // Hunt with the Sigma rules for LSASS dumping: they fire on the phishing victim.
+    let rules = shared_data().join("sigma/rules");
+    let v = ask(
+        &lake,
+        NOW,
+        &[
+            "--rules",
+            rules.to_str().expect("utf-8"),
+            "Hunt for T1003.001 with Sigma rules",
+        ],
+    );
+    assert_eq!(skill(&v), "hunt_sigma");
+    let text = serde_json::to_string(&v["skill_calls"][0]["output"]).unwrap_or_default();
+    assert!(
+        text.contains(&device),
+        "the LSASS dump on {device} is not found: {}",
+        answer(&v)
+    );
+
+    // Two steps in one prompt: the second refers to the first's device.
+    let v = ask(
+        &lake,
+        NOW,
+        &[&format!(
+            "Summarize incident {number} and then show the network connections on that device"
+        )],
+    );
+    let calls = v["skill_calls"].as_array().expect("calls");
+    assert_eq!(calls.len(), 2, "{}", answer(&v));
+    assert_eq!(calls[0]["step"]["skill"], "summarize_incident");
+    let query = calls[1]["output"]["evidence"][0]["query"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        query.contains("DeviceNetworkEvents") && query.contains(&device),
+        "{query}"
+    );
+
+    // The session it made can be shown again.
+    let session = v["session"].as_str().expect("a session");
+    let out = vigil(&lake)
+        .args(["sessions", "show", session])
+        .output()
+        .expect("vigil sessions runs");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        shown.contains(&format!("Summarize incident {number}")),
+        "{shown}"
+    );
+}
