@@ -201,6 +201,10 @@ const NARROW: &[&str] = &[
     "incident_report",
 ];
 
+/// "alert va12ab34cd", "alert id 5f3c…": the id after the word alert.
+static ALERT_ID: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)\balert\s+(?:id\s+)?#?([a-z0-9][a-z0-9_-]{5,})\b"));
+
 static INCIDENTS: LazyLock<Regex> = LazyLock::new(|| re(r"\bincidents?\b"));
 
 static CUE_RES: LazyLock<Vec<(&'static str, Regex, f64)>> = LazyLock::new(|| {
@@ -620,6 +624,10 @@ fn fill(spec: &SkillSpec, inputs: &mut Inputs, g: &Grounding, prompt: &str) {
             InputKind::Status => status_in(prompt),
             InputKind::Technique => g.first(EntityKind::Technique).map(str::to_string),
             InputKind::Script => script_part(prompt),
+            InputKind::Alert => ALERT_ID
+                .captures(prompt)
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str().to_string()),
             InputKind::Text if input.required => Some(prompt.to_string()),
             InputKind::Text | InputKind::Path => None,
         };

@@ -39,6 +39,8 @@ pub enum InputKind {
     Status,
     /// An ATT&CK technique or tactic id.
     Technique,
+    /// An alert id (as in AlertInfo).
+    Alert,
 }
 
 impl InputKind {
@@ -56,6 +58,7 @@ impl InputKind {
             InputKind::Path => "path",
             InputKind::Status => "status",
             InputKind::Technique => "technique",
+            InputKind::Alert => "alert",
         }
     }
 }

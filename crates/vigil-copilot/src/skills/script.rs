@@ -37,7 +37,7 @@ impl AnalyzeScript {
                 .collect(),
                 inputs: vec![
                     InputSpec::optional("script", InputKind::Script, "the script or command line"),
-                    InputSpec::optional("alert", InputKind::Text, "an alert id whose evidence holds the command line"),
+                    InputSpec::optional("alert", InputKind::Alert, "an alert id whose evidence holds the command line"),
                 ],
                 source: "builtin".into(),
                 side_effects: false,
@@ -85,20 +85,25 @@ impl Skill for AnalyzeScript {
             (Some(s), _) => (s.clone(), "the text given".to_string()),
             (None, Some(id)) => {
                 let q = format!(
-                    "AlertEvidence\n| where AlertId == {}\n| where isnotempty(ProcessCommandLine)\n| project AlertId, EntityType, ProcessCommandLine\n| take 1",
+                    "AlertEvidence\n| where AlertId == {}\n| where isnotempty(ProcessCommandLine)\n| distinct AlertId, EntityType, FileName, ProcessCommandLine",
                     kql_string(id.trim())
                 );
-                let r = ctx.lake.query("Command line of the alert", &q).await?;
-                let line = r
-                    .table
-                    .texts("ProcessCommandLine")
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| {
-                        SkillError::BadInput(format!(
-                            "alert {id} has no command line in its evidence"
-                        ))
-                    })?;
+                let r = ctx.lake.query("Command lines of the alert", &q).await?;
+                // The evidence holds the process and its parent; the one worth reading is
+                // the one that looks worst.
+                let lines = r.table.texts("ProcessCommandLine");
+                let line = tokio::task::spawn_blocking(move || {
+                    let analyzer = Analyzer::new();
+                    lines.into_iter().max_by_key(|l| {
+                        let a = analyzer.analyze(l);
+                        (a.verdict.risk, a.behaviours.len(), a.layers.len())
+                    })
+                })
+                .await
+                .map_err(|e| SkillError::Failed(format!("the analysis stopped: {e}")))?
+                .ok_or_else(|| {
+                    SkillError::BadInput(format!("alert {id} has no command line in its evidence"))
+                })?;
                 evidence.push(r.evidence);
                 (line, format!("alert {id}"))
             }

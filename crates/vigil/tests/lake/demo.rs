@@ -1001,6 +1001,32 @@ fn the_other_skills_answer_over_the_demo_and_compound_prompts_chain() {
         answer(&v)
     );
 
+    // The encoded PowerShell of an alert, decoded from the alert's evidence.
+    let alert = kql(
+        &lake,
+        &format!(
+            "AlertInfo | where Title has 'Encoded PowerShell' | join kind=inner \
+             (AlertEvidence | where DeviceName =~ '{device}' and isnotempty(ProcessCommandLine)) on AlertId \
+             | take 1 | project AlertId"
+        ),
+    );
+    let id = alert[0]["AlertId"]
+        .as_str()
+        .expect("an encoded PowerShell alert on the victim");
+    let v = ask(&lake, NOW, &[&format!("Analyze the script in alert {id}")]);
+    assert_eq!(skill(&v), "analyze_script", "{}", answer(&v));
+    assert!(
+        v["skill_calls"][0]["error"].is_null(),
+        "{}",
+        v["skill_calls"][0]["error"]
+    );
+    let text = serde_json::to_string(&v["skill_calls"][0]["output"]).unwrap_or_default();
+    assert!(
+        text.contains("T1059.001"),
+        "PowerShell is named: {}",
+        answer(&v)
+    );
+
     // Two steps in one prompt: the second refers to the first's device.
     let v = ask(
         &lake,
