@@ -138,7 +138,7 @@ impl Store {
         let mut config = SessionConfig::new().with_information_schema(true);
         // KQL and the catalog are case-sensitive: `ProcessCommandLine` stays as written.
         config.options_mut().sql_parser.enable_ident_normalization = false;
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = SessionContext::new_with_state(session_state(config));
         let manifest = self.manifest()?;
         let mut files = manifest.all_files()?;
         for table in Catalog::builtin().tables() {
@@ -160,3 +160,25 @@ impl Store {
 
 #[cfg(test)]
 mod tests;
+
+/// DataFusion's default session, less the physical rule that pushes a limit into a
+/// DISTINCT aggregation: on a filtered input (`where X == 1 | distinct X | take 3`) the
+/// aggregation it makes fails at run time with "Ordering direction required for
+/// DISTINCT with limit". Without the rule such a query reads its whole input, and
+/// answers.
+fn session_state(config: SessionConfig) -> datafusion::execution::SessionState {
+    use datafusion::execution::SessionStateBuilder;
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .build();
+    let rules: Vec<_> = state
+        .physical_optimizers()
+        .iter()
+        .filter(|r| r.name() != "LimitedDistinctAggregation")
+        .cloned()
+        .collect();
+    SessionStateBuilder::new_from_existing(state)
+        .with_physical_optimizer_rules(rules)
+        .build()
+}

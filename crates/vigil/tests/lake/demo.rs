@@ -1013,6 +1013,18 @@ fn the_other_skills_answer_over_the_demo_and_compound_prompts_chain() {
     let id = alert[0]["AlertId"]
         .as_str()
         .expect("an encoded PowerShell alert on the victim");
+    // A distinct with a limit over a filtered table answers (DataFusion's limited
+    // distinct aggregation fails on that shape, so the lake's sessions go without it).
+    let distinct = kql(
+        &lake,
+        &format!(
+            "AlertEvidence | where AlertId == '{id}' | distinct AlertId, EntityType | take 10"
+        ),
+    );
+    assert!(
+        !distinct.is_empty() && distinct.iter().all(|r| r["AlertId"] == id),
+        "{distinct:?}"
+    );
     let v = ask(&lake, NOW, &[&format!("Analyze the script in alert {id}")]);
     assert_eq!(skill(&v), "analyze_script", "{}", answer(&v));
     assert!(
