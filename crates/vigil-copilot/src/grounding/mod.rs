@@ -479,6 +479,30 @@ mod tests {
     }
 
     #[test]
+    fn plural_references_take_every_earlier_value_and_it_the_latest() {
+        let earlier = [
+            Entity::new(EntityKind::User, "jdoe"),
+            Entity::new(EntityKind::User, "asmith"),
+            Entity::new(EntityKind::Device, "dc01"),
+        ];
+        let g = grounder().ground("Where did those users sign in from?", &earlier);
+        let users: Vec<&str> = g
+            .of_kind(EntityKind::User)
+            .map(|e| e.value.as_str())
+            .collect();
+        assert_eq!(users, ["jdoe", "asmith"], "{g:?}");
+        let g = grounder().ground("Which user logged on to that device?", &earlier);
+        assert_eq!(g.first(EntityKind::Device), Some("dc01"));
+        let g = grounder().ground("What else did it do yesterday?", &earlier);
+        assert_eq!(g.references.len(), 1, "{g:?}");
+        assert_eq!(
+            g.references[0].resolved.first().map(|e| e.value.as_str()),
+            Some("jdoe"),
+            "{g:?}"
+        );
+    }
+
+    #[test]
     fn severity_and_limit() {
         let g = grounder().ground("Show the five most recent high severity incidents", &[]);
         assert_eq!(g.severity.as_deref(), Some("High"));

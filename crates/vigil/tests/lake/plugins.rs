@@ -253,3 +253,45 @@ fn an_api_plugin_calls_its_service_with_the_key() {
     assert_ne!(code, 0);
     assert!(stdout.contains("HTTP 404"), "{stdout}");
 }
+
+#[test]
+fn a_gpt_skill_without_a_model_says_which_plugin_and_skill_need_one_and_remove_drops_it() {
+    let lake = fixture_lake();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let manifest = dir.path().join("triage.yaml");
+    std::fs::write(
+        &manifest,
+        "Descriptor:\n  Name: TriageWriter\n  Description: Writes triage notes\n\
+         SkillGroups:\n  - Format: GPT\n    Skills:\n      - Name: TriageNote\n\
+         \x20       Description: Writes a triage note for an alert\n\
+         \x20       Inputs:\n          - Name: Alert\n            Description: The alert\n\
+         \x20       Settings:\n          Template: Write a triage note for {{Alert}}\n",
+    )
+    .expect("writes the manifest");
+    let path = manifest.to_str().expect("utf-8");
+    let (code, stdout, stderr) = run(lake.path(), &["plugins", "add", path]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, stderr) = run(
+        lake.path(),
+        &[
+            "ask",
+            "--format",
+            "json",
+            "/TriageWriter.TriageNote Alert=va1234",
+        ],
+    );
+    assert_ne!(code, 0, "with no model the skill cannot run: {stdout}");
+    let turn: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let error = turn["skill_calls"][0]["error"].as_str().unwrap_or("");
+    assert!(
+        error.contains("TriageNote")
+            && error.contains("TriageWriter")
+            && error.contains("language model"),
+        "{error}"
+    );
+
+    let (code, stdout, stderr) = run(lake.path(), &["plugins", "remove", "TriageWriter"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (_, skills, _) = run(lake.path(), &["skills", "list", "--format", "json"]);
+    assert!(!skills.contains("TriageWriter.TriageNote"), "{skills}");
+}
