@@ -211,7 +211,25 @@ impl ChatModel {
                 timeout: Duration::from_secs(self.config.timeout_secs),
             };
             let result = if stream {
-                self.streamed(&req, &mut |d| delta(&names.unmask(d)))
+                // A pseudonym can arrive split over two pieces ("HOST_" then "3"): a piece
+                // is passed on up to its last character that cannot be inside one, and
+                // the rest waits for the next piece.
+                let mut held = String::new();
+                let r = self.streamed(&req, &mut |d| {
+                    held.push_str(d);
+                    if let Some((at, c)) = held
+                        .char_indices()
+                        .rev()
+                        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+                    {
+                        let ready: String = held.drain(..at + c.len_utf8()).collect();
+                        delta(&names.unmask(&ready));
+                    }
+                });
+                if !held.is_empty() {
+                    delta(&names.unmask(&held));
+                }
+                r
             } else {
                 self.whole(&req)
             };

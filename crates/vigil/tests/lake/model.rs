@@ -432,3 +432,53 @@ fn instructions_in_the_data_do_not_run_skills_with_side_effects() {
     assert_eq!(sent[0].path, "/ip/10.0.0.1/block");
     assert!(sent[0].body.contains("asked by email"), "{}", sent[0].body);
 }
+
+#[test]
+fn a_pseudonym_split_across_streamed_pieces_is_restored() {
+    let server = serve(|req, _| {
+        let sent: Value = serde_json::from_str(&req.body).unwrap_or_default();
+        let asked = sent["messages"][0]["content"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let host = asked
+            .split_whitespace()
+            .find(|w| w.starts_with("HOST_"))
+            .unwrap_or("HOST_?")
+            .to_string();
+        // The pseudonym arrives in two pieces, cut inside it.
+        let (head, tail) = host.split_at(3);
+        let chunks = [
+            json!({"choices": [{"index": 0, "delta": {"role": "assistant", "content": format!("Isolate {head}")}}]}),
+            json!({"choices": [{"index": 0, "delta": {"content": format!("{tail} now.")}}]}),
+        ];
+        let mut body: String = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
+        body.push_str("data: [DONE]\n\n");
+        Reply {
+            status: 200,
+            content_type: "text/event-stream",
+            body,
+            delay: Duration::ZERO,
+        }
+    });
+    let mut c = config(&server.url);
+    c.stream = true;
+    c.pseudonymise_override = Some(true);
+    let model = ChatModel::new(c).with_known_names(vec!["WS-FIN-01.corp.example".into()]);
+    let mut shown = String::new();
+    let reply = model
+        .complete(
+            &[Message::user(
+                "What should I do with WS-FIN-01.corp.example ?",
+            )],
+            &[],
+            |d| shown.push_str(d),
+        )
+        .expect("a streamed reply");
+    assert!(
+        !server.requests()[0].body.contains("WS-FIN-01"),
+        "the name left the machine"
+    );
+    assert_eq!(shown, "Isolate WS-FIN-01.corp.example now.");
+    assert_eq!(reply.content, shown);
+}
