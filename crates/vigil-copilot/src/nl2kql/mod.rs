@@ -594,6 +594,8 @@ impl Translation {
                         "Showing the {n} most recent {}{scope}; there may be more.",
                         self.noun
                     )
+                } else if n == 1 {
+                    format!("Found 1 {}{scope}.", noun_for_one(&self.noun))
                 } else {
                     format!("Found {n} {}{scope}.", self.noun)
                 }
@@ -630,6 +632,65 @@ impl Translation {
                     .collect();
                 format!("{total} events {}: {}.", self.scope, top.join("; "))
             }
+        }
+    }
+}
+
+/// A concept's plural noun for one row: its head word made singular ("files copied to
+/// USB drives" → "file copied to USB drives", "application crashes" → "application
+/// crash"). Nouns with no plural head ("installed software") stay as they are.
+fn noun_for_one(noun: &str) -> String {
+    let words: Vec<&str> = noun.split(' ').collect();
+    // The head is the last plural-looking word before the first preposition ("files" in
+    // "files copied to USB drives"), else the last word.
+    let plural = |w: &&str| w.ends_with('s') && !w.ends_with("ss");
+    let head = match words
+        .iter()
+        .position(|w| matches!(*w, "to" | "on" | "in" | "from" | "by" | "of" | "and"))
+    {
+        Some(prep) => match words[..prep].iter().rposition(|w| plural(w)) {
+            Some(i) => i,
+            None => return noun.to_string(),
+        },
+        None => words.len() - 1,
+    };
+    let word = words[head];
+    let one = if let Some(stem) = word.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if ["ches", "shes", "sses", "xes"]
+        .iter()
+        .any(|e| word.ends_with(e))
+    {
+        word[..word.len() - 2].to_string()
+    } else if word.ends_with('s') && !word.ends_with("ss") {
+        word[..word.len() - 1].to_string()
+    } else {
+        return noun.to_string();
+    };
+    let mut out: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+    out[head] = one;
+    out.join(" ")
+}
+
+#[cfg(test)]
+mod noun_for_one_tests {
+    use super::noun_for_one;
+
+    #[test]
+    fn one_row_is_named_in_the_singular() {
+        for (plural, one) in [
+            ("expired certificates", "expired certificate"),
+            ("files copied to USB drives", "file copied to USB drives"),
+            ("application crashes", "application crash"),
+            ("failed sign-ins", "failed sign-in"),
+            ("vulnerabilities", "vulnerability"),
+            (
+                "LSASS access and credential dumping",
+                "LSASS access and credential dumping",
+            ),
+            ("installed software", "installed software"),
+        ] {
+            assert_eq!(noun_for_one(plural), one);
         }
     }
 }

@@ -83,6 +83,28 @@ async fn intune_record(ctx: &SkillContext<'_>, device: &str) -> Result<QueryResu
     ctx.lake.query("Intune device record", &query).await
 }
 
+/// Runs a query over one device's Intune rows. No rows is an error only when Intune does
+/// not know the device at all (a known device may simply be in no group). Returns the
+/// result and the device's name as Intune writes it.
+async fn device_rows(
+    ctx: &SkillContext<'_>,
+    device: &str,
+    title: &str,
+    query: &str,
+) -> Result<(QueryResult, String), SkillError> {
+    let result = ctx.lake.query(title, query).await?;
+    if result.table.rows.is_empty() && intune_record(ctx, device).await?.table.rows.is_empty() {
+        return Err(not_managed(device));
+    }
+    let name = result
+        .table
+        .texts("DeviceName")
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| host_of(device).to_string());
+    Ok((result, name))
+}
+
 /// "Who is the primary user of this device?"
 pub struct DevicePrimaryUser {
     spec: SkillSpec,
@@ -219,21 +241,8 @@ impl Skill for DeviceGroups {
              | sort by GroupName asc",
             device_filter("DeviceName", device)
         );
-        let groups = ctx.lake.query("Group memberships", &query).await?;
-        if groups.table.rows.is_empty() {
-            // Say whether the device is unknown or simply in no group.
-            let record = intune_record(ctx, device).await?;
-            if record.table.rows.is_empty() {
-                return Err(not_managed(device));
-            }
-        }
+        let (groups, name) = device_rows(ctx, device, "Group memberships", &query).await?;
         let names = groups.table.texts("GroupName");
-        let name = groups
-            .table
-            .texts("DeviceName")
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| host_of(device).to_string());
         let dynamic = groups
             .table
             .texts("MembershipType")
@@ -319,19 +328,8 @@ impl Skill for DeviceManagedApps {
              | sort by InstallState asc, AppName asc",
             device_filter("DeviceName", device)
         );
-        let apps = ctx.lake.query("Managed apps", &query).await?;
-        if apps.table.rows.is_empty() {
-            let record = intune_record(ctx, device).await?;
-            if record.table.rows.is_empty() {
-                return Err(not_managed(device));
-            }
-        }
+        let (apps, name) = device_rows(ctx, device, "Managed apps", &query).await?;
         let t = &apps.table;
-        let name = t
-            .texts("DeviceName")
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| host_of(device).to_string());
         let mut by_state: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for row in &t.rows {
             let app = match cell(t, row, "AppVersion") {
