@@ -295,3 +295,79 @@ fn a_gpt_skill_without_a_model_says_which_plugin_and_skill_need_one_and_remove_d
     let (_, skills, _) = run(lake.path(), &["skills", "list", "--format", "json"]);
     assert!(!skills.contains("TriageWriter.TriageNote"), "{skills}");
 }
+
+#[test]
+fn api_plugins_authenticate_with_a_key_in_the_query_basic_or_a_bearer_token() {
+    let server = serve(|req, _| {
+        let ok = req.path.contains("code=q-key")
+            || req.header("Authorization") == Some("Basic YW5uOnB3ZA==")
+            || req.header("Authorization") == Some("Bearer tok-123");
+        if !ok {
+            return Reply::json(401, json!({"error": "unauthenticated"}));
+        }
+        Reply::json(
+            200,
+            json!({"address": "203.0.113.50", "score": 12, "category": "benign"}),
+        )
+    });
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::copy(
+        test_plugins().join("ip-reputation-openapi.yaml"),
+        dir.path().join("ip-reputation-openapi.yaml"),
+    )
+    .expect("copies the spec");
+    let original =
+        std::fs::read_to_string(test_plugins().join("ip-reputation.yaml")).expect("the manifest");
+    let header = "  Authorization:\n    Type: APIKey\n    Key: X-Api-Key\n    Location: Header\n    AuthScheme: ''\n";
+    assert!(
+        original.contains(header),
+        "the fixture's auth section moved"
+    );
+    let lake = tempfile::tempdir().expect("a temp dir");
+    let endpoint = format!("EndpointUrl={}", server.url);
+    for (name, auth, settings) in [
+        (
+            "RepQuery",
+            "  Authorization:\n    Type: APIKey\n    Key: code\n    Location: QueryParams\n",
+            vec!["ApiKey=q-key"],
+        ),
+        (
+            "RepBasic",
+            "  Authorization:\n    Type: Basic\n",
+            vec!["Username=ann", "Password=pwd"],
+        ),
+        (
+            "RepBearer",
+            "  Authorization:\n    Type: Bearer\n",
+            vec!["Token=tok-123"],
+        ),
+    ] {
+        let text = original
+            .replace("Name: IpReputation", &format!("Name: {name}"))
+            .replace(header, auth);
+        let manifest = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&manifest, text).expect("writes the manifest");
+        let (code, stdout, stderr) = run(
+            lake.path(),
+            &["plugins", "add", manifest.to_str().expect("utf-8")],
+        );
+        assert_eq!(code, 0, "{name}: {stdout}{stderr}");
+        let mut set = vec!["plugins", "set", name, endpoint.as_str()];
+        set.extend(settings.iter().copied());
+        let (code, stdout, stderr) = run(lake.path(), &set);
+        assert_eq!(code, 0, "{name}: {stdout}{stderr}");
+        let call = format!("/{name}.GetIpReputation address=203.0.113.50");
+        let (code, stdout, stderr) = run(lake.path(), &["ask", "--format", "json", &call]);
+        assert_eq!(code, 0, "{name}: {stdout}{stderr}");
+        let turn: Value = serde_json::from_str(&stdout).expect("JSON");
+        assert!(
+            turn["answer"].as_str().unwrap_or("").contains("benign"),
+            "{name}: {turn}"
+        );
+    }
+    let seen = server.requests();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen[0].path.starts_with("/ip/203.0.113.50?") && seen[0].path.contains("code=q-key"));
+    assert_eq!(seen[1].header("Authorization"), Some("Basic YW5uOnB3ZA=="));
+    assert_eq!(seen[2].header("Authorization"), Some("Bearer tok-123"));
+}
