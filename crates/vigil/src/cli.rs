@@ -143,7 +143,9 @@ pub enum Command {
             \"yesterday\", and references such as \"that device\" to earlier turns), plans \
             which skills answer it, runs them over the lake, and answers with the evidence: \
             the query that ran, how many rows, and the source records they came from.\n\n\
-            No language model is used: every number and name comes from a skill's rows. \
+            Every number and name comes from a skill's rows. No language model is needed; \
+            one configured in vigil.toml ([model]) or by VIGIL_MODEL_ENDPOINT plans with the \
+            skills as tools and writes prose that is checked against their results. \
             Each answer is a turn of a session; --session continues one so follow-ups see \
             what came before. A prompt starting with /skill_name runs that skill directly \
             (`vigil skills list` shows them).",

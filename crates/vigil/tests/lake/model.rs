@@ -482,3 +482,32 @@ fn a_pseudonym_split_across_streamed_pieces_is_restored() {
     assert_eq!(shown, "Isolate WS-FIN-01.corp.example now.");
     assert_eq!(reply.content, shown);
 }
+
+#[test]
+fn the_model_can_be_configured_by_environment_variables() {
+    let server = serve(|_, _| Reply::json(200, text("No tool needed.")));
+    let lake = tempfile::tempdir().expect("a temp dir");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/copilot/fixture");
+    assert_eq!(ingest(lake.path(), &[&fixture]).code, 0);
+    let out = super::common::vigil(lake.path())
+        .env("VIGIL_MODEL_ENDPOINT", format!("{}/v1", server.url))
+        .env("VIGIL_MODEL", "env-model")
+        .env("VIGIL_MODEL_API_KEY", "env-key-1")
+        .args(["ask", "--format", "json", "Show failed logons"])
+        .output()
+        .expect("vigil runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = server.requests();
+    assert!(!seen.is_empty(), "the configured model was not asked");
+    assert_eq!(seen[0].path, "/v1/chat/completions");
+    assert_eq!(body(&seen[0])["model"], "env-model");
+    let auth = seen[0].header("Authorization").unwrap_or("");
+    assert_eq!(auth, "Bearer env-key-1");
+    // The model called no skill, so the deterministic planner answered.
+    let turn: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(turn["plan"][0]["skill"], "nl_to_kql", "{turn}");
+}
