@@ -66,7 +66,8 @@ pub fn table_markdown(table: &ResultTable) -> String {
     out
 }
 
-fn output_markdown(out: &mut String, o: &SkillOutput) {
+/// One skill output as Markdown: its answer, sections, tables and evidence.
+pub fn output_markdown(out: &mut String, o: &SkillOutput) {
     let _ = writeln!(out, "{}\n", o.answer);
     for s in &o.sections {
         let _ = writeln!(out, "### {}\n\n{}\n", s.title, s.body);

@@ -197,6 +197,18 @@ pub enum Command {
     #[command(subcommand)]
     Promptbook(crate::extend::PromptbookCommand),
 
+    /// Serve Vigil's skills to AI assistants and agents over MCP (stdio)
+    #[command(
+        long_about = "Speak the Model Context Protocol on standard input and output (one \
+            JSON-RPC message a line): every skill, built-in or from a plugin, is a tool with \
+            typed inputs, and the tables and incidents are resources. Point an MCP host at \
+            `vigil --data-dir DIR mcp`. Skills that change things outside Vigil are marked \
+            destructive, so hosts ask before calling them.",
+        after_help = "Example (an MCP host's server entry):\n  \
+            {\"command\": \"vigil\", \"args\": [\"--data-dir\", \"/srv/vigil\", \"mcp\"]}"
+    )]
+    Mcp(crate::mcp::McpArgs),
+
     /// Incident reports for executives or technical readers (Markdown, HTML, PDF)
     #[command(subcommand)]
     Report(crate::report::ReportCommand),

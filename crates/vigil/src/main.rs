@@ -11,6 +11,7 @@ mod hunt;
 mod incidents;
 mod ingest;
 mod lake;
+mod mcp;
 mod output;
 mod query;
 mod report;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&data_dir, args),
         Command::Analyze(command) => analyze::run(command),
         Command::Report(command) => report::run(&data_dir, command),
+        Command::Mcp(args) => mcp::run(&data_dir, args),
     };
     match result {
         Ok(code) => code,

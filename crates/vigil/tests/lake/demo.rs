@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::common::{shared_data, vigil};
 
@@ -1073,5 +1073,136 @@ fn the_other_skills_answer_over_the_demo_and_compound_prompts_chain() {
     assert!(
         shown.contains(&format!("Summarize incident {number}")),
         "{shown}"
+    );
+}
+
+#[test]
+fn an_assistant_uses_the_skills_over_mcp() {
+    use std::io::Write as _;
+    let lake = demo_lake();
+    let truth = truth(&lake);
+    let all = incidents(&lake);
+    let device = texts(&scenario(&truth, "phishing-to-ransomware")["devices"])[0].clone();
+    let number = incident_of(&all, &device);
+    let messages = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "run_kql", "arguments": {"query": format!("DeviceProcessEvents | where DeviceName =~ '{device}' | count")}}}),
+        json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "summarize_incident", "arguments": {"incident": number.to_string()}}}),
+        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "lookup_entity", "arguments": {}}}),
+        json!({"jsonrpc": "2.0", "id": 6, "method": "resources/list"}),
+        json!({"jsonrpc": "2.0", "id": 7, "method": "resources/read", "params": {"uri": "vigil://tables/DeviceProcessEvents"}}),
+        json!({"jsonrpc": "2.0", "id": 8, "method": "resources/read", "params": {"uri": format!("vigil://incidents/{number}")}}),
+        json!({"jsonrpc": "2.0", "id": 9, "method": "no/such/method"}),
+    ];
+    let mut input: String = messages.iter().map(|m| format!("{m}\n")).collect();
+    input.push_str("{not json\n");
+    let mut child = vigil(&lake)
+        .args(["mcp", "--now", NOW])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("vigil mcp starts");
+    child
+        .stdin
+        .take()
+        .expect("a stdin")
+        .write_all(input.as_bytes())
+        .expect("the server reads");
+    let out = child.wait_with_output().expect("vigil mcp ends");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replies: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    // One reply per request; none for the notification; one for the broken line.
+    assert_eq!(replies.len(), 10, "{replies:?}");
+    let by_id = |id: u64| {
+        replies
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no reply {id}"))
+    };
+    assert_eq!(by_id(1)["result"]["protocolVersion"], "2025-06-18");
+    assert_eq!(by_id(1)["result"]["serverInfo"]["name"], "vigil");
+    let tools = by_id(2)["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .clone();
+    let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
+    for wanted in [
+        "run_kql",
+        "summarize_incident",
+        "lookup_entity",
+        "nl_to_kql",
+        "analyze_script",
+    ] {
+        assert!(names.contains(&wanted), "{wanted} missing: {names:?}");
+    }
+    let run_kql = tools
+        .iter()
+        .find(|t| t["name"] == "run_kql")
+        .expect("run_kql");
+    assert_eq!(run_kql["inputSchema"]["required"][0], "query");
+    assert_eq!(run_kql["annotations"]["readOnlyHint"], true);
+    // The count is the lake's.
+    let direct = count(
+        &lake,
+        &format!("DeviceProcessEvents | where DeviceName =~ '{device}'"),
+    );
+    let counted = &by_id(3)["result"]["structuredContent"]["tables"][0]["rows"][0][0];
+    assert_eq!(counted.as_u64(), Some(direct), "{}", by_id(3));
+    let story = by_id(4)["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        story.starts_with(&format!("Incident {number} ")) && story.contains(&device),
+        "{story}"
+    );
+    // A missing input is a tool error the assistant can read.
+    assert_eq!(by_id(5)["result"]["isError"], true, "{}", by_id(5));
+    assert!(
+        by_id(5)["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("entity")
+    );
+    let resources = by_id(6)["result"]["resources"]
+        .as_array()
+        .expect("resources");
+    assert!(resources.iter().any(|r| r["uri"] == "vigil://incidents"));
+    assert!(
+        resources
+            .iter()
+            .any(|r| r["uri"] == "vigil://tables/SigninLogs")
+    );
+    let table: Value = serde_json::from_str(
+        by_id(7)["result"]["contents"][0]["text"]
+            .as_str()
+            .unwrap_or(""),
+    )
+    .expect("a table as JSON");
+    assert!(
+        table["columns"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["name"] == "ProcessCommandLine"))
+    );
+    assert!(
+        by_id(8)["result"]["contents"][0]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&device)
+    );
+    assert_eq!(by_id(9)["error"]["code"], -32601);
+    assert!(
+        replies
+            .iter()
+            .any(|r| r["id"].is_null() && r["error"]["code"] == -32700)
     );
 }

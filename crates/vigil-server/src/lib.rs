@@ -1,0 +1,17 @@
+//! Vigil's servers. Today: the Model Context Protocol server, through which an AI
+//! assistant or agent uses Vigil's skills as tools and reads its tables and incidents as
+//! resources.
+//!
+//! ```no_run
+//! # async fn example(copilot: &vigil_copilot::Copilot) {
+//! let mcp = vigil_server::Mcp::new(copilot);
+//! let reply = mcp
+//!     .handle_line(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+//!     .await;
+//! println!("{}", reply.unwrap_or_default());
+//! # }
+//! ```
+
+pub mod mcp;
+
+pub use mcp::Mcp;
