@@ -1206,3 +1206,76 @@ fn an_assistant_uses_the_skills_over_mcp() {
             .any(|r| r["id"].is_null() && r["error"]["code"] == -32700)
     );
 }
+
+#[test]
+fn an_imported_security_copilot_promptbook_runs_over_the_demo() {
+    let lake = demo_lake();
+    let all = incidents(&lake);
+    let number = all[0]["Number"].as_u64().expect("an incident");
+    // A Security Copilot promptbook export, imported into the demo lake (an import of the
+    // same name replaces the earlier one).
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let export = dir.path().join("triage.json");
+    std::fs::write(
+        &export,
+        json!({
+            "name": "Quick triage",
+            "description": "Summarize an incident, then its devices' activity",
+            "prompts": [
+                {"content": "What happened on that device?", "sequenceNumber": 2},
+                {"content": "Summarize incident <IncidentId>", "sequenceNumber": 1},
+            ],
+            "promptbookinputs": [{"name": "IncidentId", "description": "The incident number"}],
+        })
+        .to_string(),
+    )
+    .expect("writes the export");
+    let run = |args: &[&str]| {
+        let out = vigil(&lake).args(args).output().expect("vigil runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&["promptbook", "import", export.to_str().expect("utf-8")]);
+    let listed = run(&["promptbook", "list"]);
+    assert!(listed.contains("Quick triage"), "{listed}");
+    let shown = run(&["promptbook", "show", "Quick triage"]);
+    assert!(
+        shown.find("Summarize incident <IncidentId>") < shown.find("What happened on that device?"),
+        "{shown}"
+    );
+    let out = run(&[
+        "promptbook",
+        "run",
+        "Quick triage",
+        "--format",
+        "json",
+        "--now",
+        NOW,
+        "--input",
+        &format!("IncidentId={number}"),
+    ]);
+    let book: Value = serde_json::from_str(&out).expect("JSON");
+    let turns = book["turns"].as_array().expect("turns");
+    assert_eq!(turns.len(), 2);
+    assert_eq!(
+        turns[0]["skill_calls"][0]["step"]["skill"],
+        "summarize_incident"
+    );
+    let exported = dir.path().join("back.yaml");
+    run(&[
+        "promptbook",
+        "export",
+        "Quick triage",
+        "-o",
+        exported.to_str().expect("utf-8"),
+    ]);
+    let yaml = std::fs::read_to_string(&exported).expect("the export");
+    assert!(
+        yaml.contains("name: \"Quick triage\"") && yaml.contains("IncidentId"),
+        "{yaml}"
+    );
+}
