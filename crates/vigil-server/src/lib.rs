@@ -1,6 +1,6 @@
-//! Vigil's servers. Today: the Model Context Protocol server, through which an AI
-//! assistant or agent uses Vigil's skills as tools and reads its tables and incidents as
-//! resources.
+//! Vigil's servers: the Model Context Protocol server, through which an AI assistant or
+//! agent uses Vigil's skills as tools and reads its tables and incidents as resources
+//! (over stdio or HTTP), and the REST API of `vigil serve`.
 //!
 //! ```no_run
 //! # async fn example(copilot: &vigil_copilot::Copilot) {
@@ -12,6 +12,8 @@
 //! # }
 //! ```
 
+pub mod http;
 pub mod mcp;
+pub mod openapi;
 
 pub use mcp::Mcp;

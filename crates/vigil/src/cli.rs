@@ -197,6 +197,19 @@ pub enum Command {
     #[command(subcommand)]
     Promptbook(crate::extend::PromptbookCommand),
 
+    /// Serve the REST API and MCP over HTTP (loopback by default, token required)
+    #[command(
+        long_about = "Serve Vigil over HTTP: the REST API under /api (ask, skills, KQL, tables, \
+            incidents; its OpenAPI 3.1 document at /api/openapi.json) and MCP's streamable \
+            HTTP transport at /mcp. Every request but /api/health needs the API token, \
+            printed once on the first start.",
+        after_help = "Example:\n  \
+            vigil --data-dir demo serve --listen 127.0.0.1:8080\n  \
+            curl -H 'Authorization: Bearer TOKEN' -d '{\"prompt\": \"Show high severity incidents\"}' \
+            http://127.0.0.1:8080/api/ask"
+    )]
+    Serve(crate::serve::ServeArgs),
+
     /// Serve Vigil's skills to AI assistants and agents over MCP (stdio)
     #[command(
         long_about = "Speak the Model Context Protocol on standard input and output (one \

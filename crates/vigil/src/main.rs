@@ -16,6 +16,7 @@ mod output;
 mod query;
 mod report;
 mod rules;
+mod serve;
 mod sql;
 mod tables;
 
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
         Command::Analyze(command) => analyze::run(command),
         Command::Report(command) => report::run(&data_dir, command),
         Command::Mcp(args) => mcp::run(&data_dir, args),
+        Command::Serve(args) => serve::run(&data_dir, args),
     };
     match result {
         Ok(code) => code,

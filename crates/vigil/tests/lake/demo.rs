@@ -1279,3 +1279,183 @@ fn an_imported_security_copilot_promptbook_runs_over_the_demo() {
         "{yaml}"
     );
 }
+
+/// One HTTP/1.1 request on loopback; returns the status and the body.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).expect("the server accepts");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("a timeout");
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        request.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if body.is_some() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    request.push_str(&format!(
+        "Content-Length: {}\r\n\r\n{payload}",
+        payload.len()
+    ));
+    stream.write_all(request.as_bytes()).expect("sends");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("reads the response");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn the_rest_api_and_mcp_over_http_answer_with_a_token() {
+    use std::io::BufRead as _;
+    let lake = demo_lake();
+    // A new token for this run (only its hash is kept, so an old one cannot be read back).
+    let _ = std::fs::remove_file(lake.join("server-token.sha256"));
+    let mut child = vigil(&lake)
+        .args(["serve", "--listen", "127.0.0.1:0", "--now", NOW])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("vigil serve starts");
+    let stderr = child.stderr.take().expect("a stderr");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let (mut token, mut addr) = (String::new(), String::new());
+    while token.is_empty() || addr.is_empty() {
+        let line = lines
+            .next()
+            .expect("the server says where it listens")
+            .expect("a line");
+        if let Some(rest) = line.split("only its hash is kept): ").nth(1) {
+            token = rest.trim().to_string();
+        }
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            addr = rest.split_whitespace().next().unwrap_or("").to_string();
+        }
+    }
+    let t = Some(token.as_str());
+    let (status, body) = http(&addr, "GET", "/api/health", None, None);
+    assert_eq!(status, 200, "{body}");
+    // Without the token nothing else answers, and the error has a stable code.
+    let (status, body) = http(&addr, "GET", "/api/skills", None, None);
+    assert_eq!(status, 401);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("JSON")["error"]["code"],
+        "unauthenticated"
+    );
+    let (status, _) = http(&addr, "GET", "/api/skills", Some("vgl_wrong"), None);
+    assert_eq!(status, 401);
+
+    let (status, body) = http(&addr, "GET", "/api/openapi.json", None, None);
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&body).expect("the OpenAPI document");
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/ask"]["post"].is_object());
+
+    let (status, body) = http(&addr, "GET", "/api/skills", t, None);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"summarize_incident\""));
+
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/api/ask",
+        t,
+        Some(&json!({"prompt": "Show high severity incidents"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let turn: Value = serde_json::from_str(&body).expect("a turn");
+    let high = incidents(&lake)
+        .iter()
+        .filter(|i| i["Severity"] == "High")
+        .count();
+    assert!(
+        turn["answer"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("{high} high severity incidents")),
+        "{turn}"
+    );
+
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/api/query",
+        t,
+        Some(&json!({"query": "SigninLogs | count"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let direct = count(&lake, "SigninLogs");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("rows")["rows"][0][0].as_u64(),
+        Some(direct)
+    );
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/api/query",
+        t,
+        Some(&json!({"query": "SigninLog | count"})),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("JSON")["error"]["code"],
+        "bad_query"
+    );
+
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/api/skills/describe_table",
+        t,
+        Some(&json!({"inputs": {"table": "DeviceInfo"}})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("MachineGroup"));
+    let (status, body) = http(&addr, "GET", "/api/incidents?severity=High", t, None);
+    assert_eq!(status, 200, "{body}");
+    let rows = serde_json::from_str::<Value>(&body).expect("JSON")["incidents"]["rows"]
+        .as_array()
+        .map(Vec::len);
+    assert_eq!(rows, Some(high));
+
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/mcp",
+        t,
+        Some(&json!({"jsonrpc": "2.0", "id": 7, "method": "tools/list"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        serde_json::from_str::<Value>(&body).expect("JSON-RPC")["result"]["tools"]
+            .as_array()
+            .is_some_and(|t| t.len() > 8)
+    );
+    let (status, _) = http(
+        &addr,
+        "POST",
+        "/mcp",
+        t,
+        Some(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"})),
+    );
+    assert_eq!(status, 202);
+    let _ = child.kill();
+    let _ = child.wait();
+}
