@@ -230,6 +230,26 @@ impl Copilot {
         Ok(())
     }
 
+    /// Runs one skill with the inputs given, outside any session (for MCP and the REST
+    /// API). The input values are grounded as a prompt, so times and names in them mean
+    /// what they would in a question.
+    pub async fn run_skill(
+        &self,
+        name: &str,
+        inputs: &skill::Inputs,
+    ) -> Result<SkillOutput, skill::SkillError> {
+        let skill = self.registry.get(name).ok_or_else(|| {
+            skill::SkillError::BadInput(format!("there is no skill named {name}"))
+        })?;
+        let prompt = inputs.values().cloned().collect::<Vec<_>>().join(" ");
+        let grounding = self.grounder.ground(&prompt, &[]);
+        let ctx = SkillContext {
+            lake: &self.lake,
+            grounding: &grounding,
+        };
+        skill.run(&ctx, inputs).await
+    }
+
     /// Adds a skill (a plugin's) and re-indexes the planner.
     pub fn add_skill(&mut self, skill: std::sync::Arc<dyn Skill>) {
         self.registry.add(skill);

@@ -199,25 +199,43 @@ impl Sessions {
             .db
             .query_row("SELECT count(*) FROM copilot_sessions", [], |r| r.get(0))
             .map_err(|e| self.err(e))?;
+        // Ids mix the wall clock and the process in: several processes may create a
+        // session at once, all with the same reference time. A clash is tried again.
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         let nanos = now.timestamp_nanos_opt().unwrap_or(0);
-        let id = format!(
-            "s{}",
-            vigil_detect::alert::short_digest(
-                &[
-                    nanos.to_string().as_bytes(),
-                    count.to_string().as_bytes(),
-                    owner.as_bytes()
-                ],
-                5
-            )
-        );
         let at = now.to_rfc3339();
-        self.db
-            .execute(
+        let mut attempt = 0u32;
+        let id = loop {
+            let id = format!(
+                "s{}",
+                vigil_detect::alert::short_digest(
+                    &[
+                        nanos.to_string().as_bytes(),
+                        wall.to_string().as_bytes(),
+                        std::process::id().to_string().as_bytes(),
+                        count.to_string().as_bytes(),
+                        attempt.to_string().as_bytes(),
+                        owner.as_bytes()
+                    ],
+                    5
+                )
+            );
+            let inserted = self.db.execute(
                 "INSERT INTO copilot_sessions (id, title, owner, created, updated) VALUES (?1, ?2, ?3, ?4, ?4)",
                 params![id, title, owner, at],
-            )
-            .map_err(|e| self.err(e))?;
+            );
+            match inserted {
+                Ok(_) => break id,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation && attempt < 8 =>
+                {
+                    attempt += 1;
+                }
+                Err(e) => return Err(self.err(e)),
+            }
+        };
         self.audit(
             owner,
             "session.create",
@@ -489,5 +507,38 @@ impl Sessions {
             pins,
             feedback,
         })
+    }
+}
+
+#[cfg(test)]
+mod concurrency_tests {
+    use super::*;
+
+    #[test]
+    fn processes_creating_sessions_at_one_reference_time_get_distinct_ids() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let db = dir.path().join("vigil.db");
+        let now = DateTime::parse_from_rfc3339("2026-03-11T12:00:00Z")
+            .expect("a time")
+            .with_timezone(&Utc);
+        // Each thread has its own connection, as separate `vigil ask` processes do.
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    let sessions = Sessions::open(&db).expect("opens");
+                    (0..25)
+                        .map(|_| sessions.create("analyst", "t", now).expect("creates"))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut ids: Vec<String> = workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a worker"))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 100);
     }
 }

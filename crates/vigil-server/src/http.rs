@@ -22,7 +22,7 @@ use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use vigil_copilot::Copilot;
-use vigil_copilot::skill::{Inputs, SkillContext};
+use vigil_copilot::skill::Inputs;
 
 use crate::Mcp;
 
@@ -200,13 +200,7 @@ async fn invoke(
                 format!("{name} changes things outside Vigil: send \"confirm\": true to run it"),
             ));
         }
-        let prompt = inputs.values().cloned().collect::<Vec<_>>().join(" ");
-        let grounding = c.grounder().ground(&prompt, &[]);
-        let ctx = SkillContext {
-            lake: c.lake(),
-            grounding: &grounding,
-        };
-        match rt.block_on(skill.run(&ctx, &inputs)) {
+        match rt.block_on(c.run_skill(&name, &inputs)) {
             Ok(output) => Ok(axum::Json(json!({"skill": name, "output": output}))),
             Err(e) => Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -321,19 +315,7 @@ async fn incidents(
         .filter(|(k, _)| matches!(k.as_str(), "severity" | "status" | "limit"))
         .collect();
     with_copilot(&shared, move |c, rt| {
-        let skill = c.registry().get("list_incidents").ok_or_else(|| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "no incident skill",
-            )
-        })?;
-        let grounding = c.grounder().ground("", &[]);
-        let ctx = SkillContext {
-            lake: c.lake(),
-            grounding: &grounding,
-        };
-        match rt.block_on(skill.run(&ctx, &inputs)) {
+        match rt.block_on(c.run_skill("list_incidents", &inputs)) {
             Ok(o) => Ok(axum::Json(
                 json!({"incidents": o.tables.first(), "evidence": o.evidence}),
             )),

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use serde_json::{Value as Json, json};
 use vigil_copilot::Copilot;
 use vigil_copilot::answer::output_markdown;
-use vigil_copilot::skill::{InputKind, Inputs, SkillContext, SkillSpec};
+use vigil_copilot::skill::{InputKind, Inputs, SkillSpec};
 
 /// The protocol revisions this server speaks, newest first.
 const VERSIONS: &[&str] = &["2025-06-18", "2025-03-26", "2024-11-05"];
@@ -138,11 +138,11 @@ impl<'a> Mcp<'a> {
             .get("name")
             .and_then(Json::as_str)
             .ok_or("tools/call needs the tool's name")?;
-        let skill = self
-            .copilot
-            .registry()
-            .get(name)
-            .ok_or_else(|| format!("there is no tool named {name} (tools/list lists them)"))?;
+        if self.copilot.registry().get(name).is_none() {
+            return Err(format!(
+                "there is no tool named {name} (tools/list lists them)"
+            ));
+        }
         let mut inputs = Inputs::new();
         if let Some(args) = params.get("arguments").and_then(Json::as_object) {
             for (k, v) in args {
@@ -150,15 +150,8 @@ impl<'a> Mcp<'a> {
                 inputs.insert(k.clone(), text);
             }
         }
-        // Grounding sees the arguments as a prompt (times, names and audiences in them).
-        let prompt = inputs.values().cloned().collect::<Vec<_>>().join(" ");
-        let grounding = self.copilot.grounder().ground(&prompt, &[]);
-        let ctx = SkillContext {
-            lake: self.copilot.lake(),
-            grounding: &grounding,
-        };
         // A failing skill is a tool result the model can read, not a protocol error.
-        Ok(match skill.run(&ctx, &inputs).await {
+        Ok(match self.copilot.run_skill(name, &inputs).await {
             Ok(output) => {
                 let mut text = String::new();
                 output_markdown(&mut text, &output);
@@ -239,17 +232,11 @@ impl<'a> Mcp<'a> {
     }
 
     async fn skill_text(&self, name: &str, inputs: Inputs) -> Result<String, String> {
-        let skill = self
+        let output = self
             .copilot
-            .registry()
-            .get(name)
-            .ok_or_else(|| format!("the {name} skill is missing"))?;
-        let grounding = self.copilot.grounder().ground("", &[]);
-        let ctx = SkillContext {
-            lake: self.copilot.lake(),
-            grounding: &grounding,
-        };
-        let output = skill.run(&ctx, &inputs).await.map_err(|e| e.to_string())?;
+            .run_skill(name, &inputs)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut text = String::new();
         output_markdown(&mut text, &output);
         Ok(text)
