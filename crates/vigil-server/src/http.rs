@@ -3,9 +3,9 @@
 //! Every route but `/api/health` needs `Authorization: Bearer TOKEN`. Errors are JSON:
 //! `{"error": {"code": "…", "message": "…"}}` with a stable code.
 //!
-//! Limitation: one API token per data directory, made on first start (see
-//! [`ensure_token`]); local accounts, roles and more tokens are not built yet, so whoever
-//! holds the token may do everything the CLI can.
+//! Tokens belong to local accounts ([`crate::users`]): readers may read skills, tables
+//! and incidents; analysts may also ask, query, run skills and use MCP. The first start
+//! makes an `admin` account (see [`first_start`]).
 //!
 //! The copilot keeps SQLite connections, which serve one thread at a time: requests run
 //! one after another on a blocking thread, each holding the copilot while it answers.
@@ -19,17 +19,17 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value as Json, json};
-use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use vigil_copilot::Copilot;
 use vigil_copilot::skill::Inputs;
 
 use crate::Mcp;
+use crate::users::{Role, UserError, Users, random_hex};
 
 /// What the handlers share.
 pub struct Shared {
     copilot: Arc<Mutex<Copilot>>,
-    token_sha256: String,
+    users: std::sync::Mutex<Users>,
 }
 
 /// A JSON error with a stable code.
@@ -58,41 +58,24 @@ impl IntoResponse for ApiError {
 
 type Reply = Result<axum::Json<Json>, ApiError>;
 
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// The token file of a data directory: the SHA-256 of the API token, never the token.
-fn token_file(data_dir: &Path) -> std::path::PathBuf {
-    data_dir.join("server-token.sha256")
-}
-
-/// Makes the data directory's API token on first start. Returns the new token (to show
-/// once) or `None` when one exists already.
-pub fn ensure_token(data_dir: &Path) -> std::io::Result<Option<String>> {
-    let file = token_file(data_dir);
-    if file.exists() {
+/// On the first start (no accounts yet), makes the `admin` account with a one-time
+/// password and a token, and returns both to show once.
+pub fn first_start(db_path: &Path) -> Result<Option<(String, String)>, UserError> {
+    let users = Users::open(db_path)?;
+    if !users.is_empty()? {
         return Ok(None);
     }
-    let mut bytes = [0u8; 24];
-    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let token = format!("vgl_{token}");
-    std::fs::write(&file, sha256_hex(&token))?;
-    Ok(Some(token))
+    let password = random_hex(12)?;
+    users.add("admin", Role::Admin, &password)?;
+    let token = users.new_token("admin")?;
+    Ok(Some((password, token)))
 }
 
-/// The router over a copilot; `data_dir` holds the token's hash.
-pub fn router(copilot: Copilot, data_dir: &Path) -> std::io::Result<Router> {
-    let token_sha256 = std::fs::read_to_string(token_file(data_dir))?
-        .trim()
-        .to_string();
+/// The router over a copilot; accounts and tokens live in the SQLite file `db_path`.
+pub fn router(copilot: Copilot, db_path: &Path) -> Result<Router, UserError> {
     let shared = Arc::new(Shared {
         copilot: Arc::new(Mutex::new(copilot)),
-        token_sha256,
+        users: std::sync::Mutex::new(Users::open(db_path)?),
     });
     Ok(Router::new()
         .route(
@@ -117,7 +100,8 @@ pub fn router(copilot: Copilot, data_dir: &Path) -> std::io::Result<Router> {
         .with_state(shared))
 }
 
-fn authorise(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Who the request's token stands for, if their role is at least `needed`.
+fn authorise(shared: &Shared, headers: &HeaderMap, needed: Role) -> Result<String, ApiError> {
     let given = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -129,14 +113,35 @@ fn authorise(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
                 "send Authorization: Bearer TOKEN",
             )
         })?;
-    if sha256_hex(given.trim()) != shared.token_sha256 {
+    let users = shared.users.lock().map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the account store failed",
+        )
+    })?;
+    let found = users
+        .authenticate(given)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let Some((name, role)) = found else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
             "the token is not valid",
         ));
+    };
+    if role < needed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "{name} is a {}; this needs an {} or above",
+                role.name(),
+                needed.name()
+            ),
+        ));
     }
-    Ok(())
+    Ok(name)
 }
 
 /// Runs `work` with the copilot on a blocking thread (its futures need not be `Send`).
@@ -160,7 +165,7 @@ async fn openapi() -> axum::Json<Json> {
 }
 
 async fn skills(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Reply {
-    authorise(&shared, &headers)?;
+    authorise(&shared, &headers, Role::Reader)?;
     let specs = with_copilot(&shared, |c, _| {
         serde_json::to_value(c.registry().specs().collect::<Vec<_>>()).unwrap_or_default()
     })
@@ -174,7 +179,7 @@ async fn invoke(
     UrlPath(name): UrlPath<String>,
     axum::Json(body): axum::Json<Json>,
 ) -> Reply {
-    authorise(&shared, &headers)?;
+    authorise(&shared, &headers, Role::Analyst)?;
     let confirmed = body.get("confirm").and_then(Json::as_bool) == Some(true);
     let mut inputs = Inputs::new();
     if let Some(given) = body.get("inputs").and_then(Json::as_object) {
@@ -217,7 +222,7 @@ async fn ask(
     headers: HeaderMap,
     axum::Json(body): axum::Json<Json>,
 ) -> Reply {
-    authorise(&shared, &headers)?;
+    authorise(&shared, &headers, Role::Analyst)?;
     let prompt = body
         .get("prompt")
         .and_then(Json::as_str)
@@ -260,7 +265,7 @@ async fn query(
     headers: HeaderMap,
     axum::Json(body): axum::Json<Json>,
 ) -> Reply {
-    authorise(&shared, &headers)?;
+    authorise(&shared, &headers, Role::Analyst)?;
     let kql = body
         .get("query")
         .and_then(Json::as_str)
@@ -288,7 +293,7 @@ async fn query(
 }
 
 async fn tables(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Reply {
-    authorise(&shared, &headers)?;
+    authorise(&shared, &headers, Role::Reader)?;
     let catalog = vigil_schema::Catalog::builtin();
     let list: Vec<Json> = catalog
         .tables()
@@ -309,7 +314,7 @@ async fn incidents(
     headers: HeaderMap,
     Query(filter): Query<std::collections::BTreeMap<String, String>>,
 ) -> Reply {
-    authorise(&shared, &headers)?;
+    authorise(&shared, &headers, Role::Reader)?;
     let inputs: Inputs = filter
         .into_iter()
         .filter(|(k, _)| matches!(k.as_str(), "severity" | "status" | "limit"))
@@ -331,7 +336,7 @@ async fn incidents(
 
 /// MCP's streamable HTTP transport, for single JSON-RPC messages answered with JSON.
 async fn mcp(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: String) -> Response {
-    if let Err(e) = authorise(&shared, &headers) {
+    if let Err(e) = authorise(&shared, &headers, Role::Analyst) {
         return e.into_response();
     }
     let answer = with_copilot(&shared, move |c, rt| {

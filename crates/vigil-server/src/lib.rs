@@ -15,5 +15,6 @@
 pub mod http;
 pub mod mcp;
 pub mod openapi;
+pub mod users;
 
 pub use mcp::Mcp;

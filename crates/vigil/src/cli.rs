@@ -210,6 +210,10 @@ pub enum Command {
     )]
     Serve(crate::serve::ServeArgs),
 
+    /// Accounts and API tokens for vigil serve (roles admin, analyst, reader)
+    #[command(subcommand)]
+    Users(crate::users::UsersCommand),
+
     /// Serve Vigil's skills to AI assistants and agents over MCP (stdio)
     #[command(
         long_about = "Speak the Model Context Protocol on standard input and output (one \

@@ -19,6 +19,7 @@ mod rules;
 mod serve;
 mod sql;
 mod tables;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
         Command::Report(command) => report::run(&data_dir, command),
         Command::Mcp(args) => mcp::run(&data_dir, args),
         Command::Serve(args) => serve::run(&data_dir, args),
+        Command::Users(command) => users::run(&data_dir, command),
     };
     match result {
         Ok(code) => code,

@@ -34,20 +34,17 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
     }
     let store = Store::open(data_dir)
         .with_context(|| format!("opening the lake in {}", data_dir.display()))?;
-    if let Some(token) = vigil_server::http::ensure_token(data_dir)
-        .with_context(|| format!("making the API token in {}", data_dir.display()))?
-    {
+    if let Some((password, token)) = vigil_server::http::first_start(&store.db_path())? {
         eprintln!(
-            "API token (shown once; only its hash is kept): {token}\n\
-             Send it as `Authorization: Bearer {token}`. Delete \
-             server-token.sha256 in the data directory to make a new one."
+            "First start: made the account admin. Shown once, only hashes are kept:\n  \
+             password: {password}\n  API token (only its hash is kept): {token}\n\
+             Send the token as `Authorization: Bearer …`; `vigil users` adds accounts and tokens."
         );
     }
     let rt = runtime()?;
     rt.block_on(async {
         let copilot = open(&store, data_dir, &args.common).await?;
-        let app = vigil_server::http::router(copilot, data_dir)
-            .with_context(|| format!("reading the API token of {}", data_dir.display()))?;
+        let app = vigil_server::http::router(copilot, &store.db_path())?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;

@@ -1322,33 +1322,87 @@ fn http(
     (status, body)
 }
 
-#[test]
-fn the_rest_api_and_mcp_over_http_answer_with_a_token() {
+/// Starts `vigil serve` on a free loopback port; returns the process, the address and
+/// what it said before listening.
+fn serve(lake: &Path) -> (std::process::Child, String, Vec<String>) {
     use std::io::BufRead as _;
-    let lake = demo_lake();
-    // A new token for this run (only its hash is kept, so an old one cannot be read back).
-    let _ = std::fs::remove_file(lake.join("server-token.sha256"));
-    let mut child = vigil(&lake)
+    let mut child = vigil(lake)
         .args(["serve", "--listen", "127.0.0.1:0", "--now", NOW])
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("vigil serve starts");
     let stderr = child.stderr.take().expect("a stderr");
+    let mut said = Vec::new();
     let mut lines = std::io::BufReader::new(stderr).lines();
-    let (mut token, mut addr) = (String::new(), String::new());
-    while token.is_empty() || addr.is_empty() {
+    loop {
         let line = lines
             .next()
             .expect("the server says where it listens")
             .expect("a line");
-        if let Some(rest) = line.split("only its hash is kept): ").nth(1) {
-            token = rest.trim().to_string();
-        }
         if let Some(rest) = line.split("listening on http://").nth(1) {
-            addr = rest.split_whitespace().next().unwrap_or("").to_string();
+            let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+            return (child, addr, said);
         }
+        said.push(line);
     }
+}
+
+fn users(lake: &Path, args: &[&str]) -> String {
+    let out = vigil(lake)
+        .arg("users")
+        .args(args)
+        .output()
+        .expect("vigil users runs");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn the_first_start_makes_an_admin_with_a_token_shown_once() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (mut child, addr, said) = serve(dir.path());
+    let said = said.join("\n");
+    let token = said
+        .split("API token (only its hash is kept): ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the first start shows a token")
+        .to_string();
+    assert!(said.contains("password: "), "{said}");
+    let (status, _) = http(&addr, "GET", "/api/tables", Some(&token), None);
+    assert_eq!(status, 200);
+    let _ = child.kill();
+    let _ = child.wait();
+    // Only hashes are kept, and a second start makes nothing new.
+    let db = std::fs::read(dir.path().join("vigil.db")).expect("the SQLite file");
+    assert!(
+        !String::from_utf8_lossy(&db).contains(&token),
+        "the token is stored as it is"
+    );
+    let (mut child, _, said) = serve(dir.path());
+    assert!(!said.join(" ").contains("API token"), "{said:?}");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(users(dir.path(), &["list"]).contains("admin"));
+}
+
+#[test]
+fn the_rest_api_and_mcp_over_http_answer_with_a_token() {
+    let lake = demo_lake();
+    // Accounts of this run (names unique, as the lake is shared between runs).
+    let me = std::process::id();
+    let (analyst, reader) = (format!("analyst-{me}"), format!("reader-{me}"));
+    users(&lake, &["add", &analyst, "--role", "analyst"]);
+    users(&lake, &["add", &reader, "--role", "reader"]);
+    let token = users(&lake, &["token", &analyst]);
+    let reader_token = users(&lake, &["token", &reader]);
+    assert!(users(&lake, &["list"]).contains(&analyst));
+    let (mut child, addr, _) = serve(&lake);
     let t = Some(token.as_str());
     let (status, body) = http(&addr, "GET", "/api/health", None, None);
     assert_eq!(status, 200, "{body}");
@@ -1456,6 +1510,26 @@ fn the_rest_api_and_mcp_over_http_answer_with_a_token() {
         Some(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"})),
     );
     assert_eq!(status, 202);
+    // A reader reads but does not ask; a removed account's token stops working.
+    let r = Some(reader_token.as_str());
+    let (status, _) = http(&addr, "GET", "/api/incidents", r, None);
+    assert_eq!(status, 200);
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/api/ask",
+        r,
+        Some(&json!({"prompt": "List open incidents"})),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("JSON")["error"]["code"],
+        "forbidden"
+    );
+    users(&lake, &["remove", &reader]);
+    let (status, _) = http(&addr, "GET", "/api/incidents", r, None);
+    assert_eq!(status, 401);
+    users(&lake, &["remove", &analyst]);
     let _ = child.kill();
     let _ = child.wait();
 }
