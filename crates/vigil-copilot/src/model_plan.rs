@@ -45,16 +45,6 @@ fn skill_name(tool: &str) -> String {
 }
 
 fn tool_of(spec: &SkillSpec) -> Tool {
-    let mut properties = serde_json::Map::new();
-    for i in &spec.inputs {
-        properties.insert(i.name.clone(), json!({"type": "string", "description": format!("{} ({})", i.description, i.kind.name())}));
-    }
-    let required: Vec<&str> = spec
-        .inputs
-        .iter()
-        .filter(|i| i.required)
-        .map(|i| i.name.as_str())
-        .collect();
     Tool {
         name: tool_name(&spec.name),
         description: format!(
@@ -66,7 +56,7 @@ fn tool_of(spec: &SkillSpec) -> Tool {
                 ""
             }
         ),
-        parameters: json!({"type": "object", "properties": properties, "required": required}),
+        parameters: spec.input_schema(),
     }
 }
 

@@ -106,6 +106,33 @@ pub struct SkillSpec {
     pub side_effects: bool,
 }
 
+impl SkillSpec {
+    /// The JSON Schema of the skill's inputs, as tool calling and MCP describe a tool's
+    /// arguments. Values arrive as text (a whole number may come as a number).
+    pub fn input_schema(&self) -> Json {
+        let mut properties = serde_json::Map::new();
+        for i in &self.inputs {
+            let kind = if i.kind == InputKind::Integer {
+                "integer"
+            } else {
+                "string"
+            };
+            let description = format!("{} ({})", i.description, i.kind.name());
+            properties.insert(
+                i.name.clone(),
+                serde_json::json!({"type": kind, "description": description}),
+            );
+        }
+        let required: Vec<&str> = self
+            .inputs
+            .iter()
+            .filter(|i| i.required)
+            .map(|i| i.name.as_str())
+            .collect();
+        serde_json::json!({"type": "object", "properties": properties, "required": required})
+    }
+}
+
 /// The values of a call's inputs, by input name.
 pub type Inputs = BTreeMap<String, String>;
 

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use serde_json::{Value as Json, json};
 use vigil_copilot::Copilot;
 use vigil_copilot::answer::output_markdown;
-use vigil_copilot::skill::{InputKind, Inputs, SkillSpec};
+use vigil_copilot::skill::{Inputs, SkillSpec};
 
 /// The protocol revisions this server speaks, newest first.
 const VERSIONS: &[&str] = &["2025-06-18", "2025-03-26", "2024-11-05"];
@@ -36,28 +36,6 @@ fn result(id: Json, result: Json) -> Json {
     json!({"jsonrpc": "2.0", "id": id, "result": result})
 }
 
-/// The JSON Schema of a skill's inputs.
-fn input_schema(spec: &SkillSpec) -> Json {
-    let mut properties = serde_json::Map::new();
-    for i in &spec.inputs {
-        let kind = match i.kind {
-            InputKind::Integer => "integer",
-            _ => "string",
-        };
-        properties.insert(
-            i.name.clone(),
-            json!({"type": kind, "description": format!("{} ({})", i.description, i.kind.name())}),
-        );
-    }
-    let required: Vec<&str> = spec
-        .inputs
-        .iter()
-        .filter(|i| i.required)
-        .map(|i| i.name.as_str())
-        .collect();
-    json!({"type": "object", "properties": properties, "required": required})
-}
-
 fn tool(spec: &SkillSpec) -> Json {
     let mut description = spec.description.clone();
     if let Some(e) = spec.examples.first() {
@@ -66,7 +44,7 @@ fn tool(spec: &SkillSpec) -> Json {
     json!({
         "name": spec.name,
         "description": description,
-        "inputSchema": input_schema(spec),
+        "inputSchema": spec.input_schema(),
         "annotations": {
             "readOnlyHint": !spec.side_effects,
             "destructiveHint": spec.side_effects,
