@@ -52,6 +52,20 @@ use crate::turn::{SkillCall, Turn};
 pub use crate::grounding::{EntityKind, Grounding};
 pub use crate::skill::{Skill, SkillOutput, SkillSpec};
 
+/// What the copilot is doing while it answers, for those who show it as it happens.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// The session the turn belongs to (a new one has just been made).
+    Session(&'a str),
+    /// Step `index` of the plan is about to run.
+    Step {
+        index: usize,
+        step: &'a planner::Step,
+    },
+    /// Step `index` has run (its output or its error is in the call).
+    Call { index: usize, call: &'a SkillCall },
+}
+
 /// Why the copilot could not start or answer.
 #[derive(Debug, thiserror::Error)]
 pub enum CopilotError {
@@ -196,6 +210,15 @@ impl Copilot {
         }
     }
 
+    /// Who the audit log names for what follows (a server sets it per request).
+    pub fn set_actor(&mut self, actor: impl Into<String>) {
+        self.actor = actor.into();
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
     /// Lets a language model plan and phrase answers (checked against the evidence).
     pub fn set_model(&mut self, model: Option<std::sync::Arc<llm::ChatModel>>) {
         self.model = model;
@@ -267,6 +290,17 @@ impl Copilot {
         session: Option<&str>,
         prompt: &str,
     ) -> Result<(String, Turn), CopilotError> {
+        self.ask_observed(session, prompt, &mut |_| {}).await
+    }
+
+    /// [`Copilot::ask`], telling `observe` of the session and of each step as it starts
+    /// and ends.
+    pub async fn ask_observed(
+        &mut self,
+        session: Option<&str>,
+        prompt: &str,
+        observe: &mut (dyn FnMut(Progress<'_>) + Send),
+    ) -> Result<(String, Turn), CopilotError> {
         let now = self.lake.now();
         let (id, earlier) = match (session, &self.sessions) {
             (Some(id), Some(store)) => {
@@ -281,7 +315,10 @@ impl Copilot {
             }
             (_, None) => (String::new(), Vec::new()),
         };
-        let turn = self.answer(prompt, &earlier, now).await?;
+        if !id.is_empty() {
+            observe(Progress::Session(&id));
+        }
+        let turn = self.answer_observed(prompt, &earlier, now, observe).await?;
         if let Some(store) = &mut self.sessions {
             store.add_turn(&id, &turn, &self.actor)?;
         }
@@ -294,6 +331,16 @@ impl Copilot {
         prompt: &str,
         earlier: &[Turn],
         at: DateTime<Utc>,
+    ) -> Result<Turn, CopilotError> {
+        self.answer_observed(prompt, earlier, at, &mut |_| {}).await
+    }
+
+    async fn answer_observed(
+        &self,
+        prompt: &str,
+        earlier: &[Turn],
+        at: DateTime<Utc>,
+        observe: &mut (dyn FnMut(Progress<'_>) + Send),
     ) -> Result<Turn, CopilotError> {
         let mut context: Vec<Entity> = Vec::new();
         for t in earlier.iter().rev() {
@@ -312,6 +359,9 @@ impl Copilot {
             let grounding = self.grounder.ground(prompt, &context);
             match model_plan::run(model, &self.registry, &self.lake, prompt, &grounding).await {
                 Ok(m) if !m.calls.is_empty() || !m.pending.is_empty() => {
+                    for (index, call) in m.calls.iter().enumerate() {
+                        observe(Progress::Call { index, call });
+                    }
                     return Ok(self.model_turn(m, prompt, &grounding, earlier, at));
                 }
                 Ok(_) => tracing::info!("the model called no skill; answering without it"),
@@ -337,6 +387,8 @@ impl Copilot {
                 pending.push(step);
                 continue;
             }
+            let index = calls.len();
+            observe(Progress::Step { index, step: &step });
             let started = Instant::now();
             let (output, error) = match self.registry.get(&step.skill) {
                 Some(skill) => {
@@ -369,6 +421,9 @@ impl Copilot {
                 error,
                 millis: started.elapsed().as_millis() as u64,
             });
+            if let Some(call) = calls.last() {
+                observe(Progress::Call { index, call });
+            }
         }
         let mut turn = Turn {
             seq: earlier.last().map_or(1, |t| t.seq + 1),

@@ -63,6 +63,9 @@ pub struct SessionInfo {
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
     pub turns: u32,
+    /// Whether others may read it (sessions are their owner's alone until shared).
+    #[serde(default)]
+    pub shared: bool,
 }
 
 /// A pinned turn, with the analyst's note.
@@ -80,6 +83,17 @@ pub struct Feedback {
     pub rating: Rating,
     pub comment: String,
     pub at: DateTime<Utc>,
+}
+
+/// A pin on a user's pinboard: the turn with its prompt and answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BoardPin {
+    pub session: String,
+    pub turn: u32,
+    pub note: String,
+    pub at: DateTime<Utc>,
+    pub prompt: String,
+    pub answer: String,
 }
 
 /// A whole session, for showing and exporting.
@@ -178,6 +192,17 @@ impl Sessions {
         db.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(wrap)?;
         db.execute_batch(SCHEMA).map_err(wrap)?;
+        // Stores made before sessions could be shared lack the column.
+        let has_shared = db
+            .prepare("SELECT 1 FROM pragma_table_info('copilot_sessions') WHERE name = 'shared'")
+            .and_then(|mut s| s.exists([]))
+            .map_err(wrap)?;
+        if !has_shared {
+            db.execute_batch(
+                "ALTER TABLE copilot_sessions ADD COLUMN shared INTEGER NOT NULL DEFAULT 0",
+            )
+            .map_err(wrap)?;
+        }
         Ok(Sessions { db, path: shown })
     }
 
@@ -349,7 +374,7 @@ impl Sessions {
         let mut stmt = self
             .db
             .prepare(
-                "SELECT s.id, s.title, s.owner, s.created, s.updated, (SELECT count(*) FROM copilot_turns t WHERE t.session = s.id) FROM copilot_sessions s ORDER BY s.updated DESC, s.id",
+                "SELECT s.id, s.title, s.owner, s.created, s.updated, (SELECT count(*) FROM copilot_turns t WHERE t.session = s.id), s.shared FROM copilot_sessions s ORDER BY s.updated DESC, s.id",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -361,6 +386,7 @@ impl Sessions {
                     created: parse_time(&r.get::<_, String>(3)?),
                     updated: parse_time(&r.get::<_, String>(4)?),
                     turns: r.get(5)?,
+                    shared: r.get::<_, i64>(6)? != 0,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -368,9 +394,24 @@ impl Sessions {
     }
 
     pub fn info(&self, id: &str) -> Result<SessionInfo, SessionError> {
-        self.list()?
-            .into_iter()
-            .find(|s| s.id == id)
+        self.db
+            .query_row(
+                "SELECT s.id, s.title, s.owner, s.created, s.updated, (SELECT count(*) FROM copilot_turns t WHERE t.session = s.id), s.shared FROM copilot_sessions s WHERE s.id = ?1",
+                [id],
+                |r| {
+                    Ok(SessionInfo {
+                        id: r.get(0)?,
+                        title: r.get(1)?,
+                        owner: r.get(2)?,
+                        created: parse_time(&r.get::<_, String>(3)?),
+                        updated: parse_time(&r.get::<_, String>(4)?),
+                        turns: r.get(5)?,
+                        shared: r.get::<_, i64>(6)? != 0,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))?
             .ok_or_else(|| SessionError::NoSession(id.to_string()))
     }
 
@@ -389,6 +430,77 @@ impl Sessions {
             .map(|t| {
                 serde_json::from_str(t)
                     .map_err(|e| SessionError::Corrupt(format!("session {id}: {e}")))
+            })
+            .collect()
+    }
+
+    /// Lets others read a session, or makes it private again.
+    pub fn set_shared(
+        &self,
+        id: &str,
+        shared: bool,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), SessionError> {
+        let n = self
+            .db
+            .execute(
+                "UPDATE copilot_sessions SET shared = ?2 WHERE id = ?1",
+                params![id, shared as i64],
+            )
+            .map_err(|e| self.err(e))?;
+        if n == 0 {
+            return Err(SessionError::NoSession(id.to_string()));
+        }
+        self.audit(
+            actor,
+            if shared {
+                "session.share"
+            } else {
+                "session.unshare"
+            },
+            &serde_json::json!({"session": id}),
+            now,
+        )
+    }
+
+    /// The pins in `owner`'s sessions, newest first.
+    pub fn pinboard(&self, owner: &str) -> Result<Vec<BoardPin>, SessionError> {
+        let mut stmt = self
+            .db
+            .prepare(
+                "SELECT p.session, p.seq, p.note, p.at, t.prompt, t.turn_json FROM copilot_pins p \
+                 JOIN copilot_sessions s ON s.id = p.session \
+                 JOIN copilot_turns t ON t.session = p.session AND t.seq = p.seq \
+                 WHERE s.owner = ?1 ORDER BY p.at DESC, p.session, p.seq",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([owner], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, u32>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        rows.into_iter()
+            .map(|(session, turn, note, at, prompt, json)| {
+                let stored: Turn = serde_json::from_str(&json)
+                    .map_err(|e| SessionError::Corrupt(format!("session {session}: {e}")))?;
+                Ok(BoardPin {
+                    session,
+                    turn,
+                    note,
+                    at: parse_time(&at),
+                    prompt,
+                    answer: stored.answer,
+                })
             })
             .collect()
     }
@@ -540,5 +652,56 @@ mod concurrency_tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 100);
+    }
+}
+
+#[cfg(test)]
+mod sharing_tests {
+    use super::*;
+
+    #[test]
+    fn a_store_from_before_sharing_gains_the_column_and_sessions_start_private() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let db = dir.path().join("vigil.db");
+        Connection::open(&db)
+            .expect("opens")
+            .execute_batch(
+                "CREATE TABLE copilot_sessions (id TEXT PRIMARY KEY, title TEXT NOT NULL, owner TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL);
+                 INSERT INTO copilot_sessions VALUES ('sold', 'old', 'ann', '2026-03-01T00:00:00Z', '2026-03-01T00:00:00Z');",
+            )
+            .expect("an older store");
+        let store = Sessions::open(&db).expect("opens and migrates");
+        let old = store.info("sold").expect("the old session");
+        assert!(!old.shared);
+        assert_eq!(old.owner, "ann");
+        let now = Utc::now();
+        let id = store.create("bo", "new", now).expect("a session");
+        assert!(!store.info(&id).expect("info").shared);
+        store.set_shared(&id, true, "bo", now).expect("shares");
+        assert!(store.info(&id).expect("info").shared);
+        assert!(
+            store
+                .list()
+                .expect("lists")
+                .iter()
+                .any(|s| s.id == id && s.shared)
+        );
+        assert!(matches!(
+            store.set_shared("nope", true, "bo", now),
+            Err(SessionError::NoSession(_))
+        ));
+        let actions: Vec<String> = store
+            .audit_log()
+            .expect("the log")
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert!(
+            actions.contains(&"session.share".to_string()),
+            "{actions:?}"
+        );
+        // Reopening does not add the column twice.
+        drop(store);
+        Sessions::open(&db).expect("opens again");
     }
 }
