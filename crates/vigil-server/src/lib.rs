@@ -1,6 +1,6 @@
 //! Vigil's servers: the Model Context Protocol server, through which an AI assistant or
 //! agent uses Vigil's skills as tools and reads its tables and incidents as resources
-//! (over stdio or HTTP), and the REST API of `vigil serve`.
+//! (over stdio or HTTP), and `vigil serve`: the web app, the REST API and accounts.
 //!
 //! ```no_run
 //! # async fn example(copilot: &vigil_copilot::Copilot) {
@@ -12,6 +12,10 @@
 //! # }
 //! ```
 
+// The OpenAPI document is one large `json!` literal.
+#![recursion_limit = "512"]
+
+mod assets;
 pub mod http;
 pub mod mcp;
 pub mod openapi;

@@ -67,7 +67,24 @@ CREATE TABLE IF NOT EXISTS server_tokens (
     hash TEXT PRIMARY KEY,
     user TEXT NOT NULL REFERENCES server_users(name) ON DELETE CASCADE,
     created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS server_web_sessions (
+    hash TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES server_users(name) ON DELETE CASCADE,
+    csrf TEXT NOT NULL,
+    expires INTEGER NOT NULL
 );";
+
+/// How long a browser stays logged in without logging in again.
+pub const WEB_SESSION_SECONDS: u64 = 12 * 60 * 60;
+
+/// A logged-in browser: who, with which role, and the token its changes must carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    pub user: String,
+    pub role: Role,
+    pub csrf: String,
+}
 
 /// Random bytes from the operating system, as hex.
 pub fn random_hex(bytes: usize) -> Result<String, UserError> {
@@ -83,6 +100,12 @@ fn sha256_hex(text: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn now_text() -> String {
@@ -221,6 +244,9 @@ impl Users {
         self.db
             .execute("DELETE FROM server_tokens WHERE user = ?1", [name])
             .map_err(|e| self.err(e))?;
+        self.db
+            .execute("DELETE FROM server_web_sessions WHERE user = ?1", [name])
+            .map_err(|e| self.err(e))?;
         Ok(())
     }
 
@@ -252,6 +278,65 @@ impl Users {
             .optional()
             .map_err(|e| self.err(e))?;
         Ok(found.and_then(|(name, role)| Role::parse(&role).map(|r| (name, r))))
+    }
+
+    /// Logs `name` in from a browser: returns the cookie's secret (only its hash is
+    /// kept) and the session's CSRF token.
+    pub fn start_web_session(&self, name: &str) -> Result<(String, WebSession), UserError> {
+        let role = self
+            .role_of(name)?
+            .ok_or_else(|| UserError::Unknown(name.to_string()))?;
+        let secret = random_hex(32)?;
+        let csrf = random_hex(16)?;
+        let now = now_secs();
+        self.db
+            .execute(
+                "DELETE FROM server_web_sessions WHERE expires < ?1",
+                [now as i64],
+            )
+            .map_err(|e| self.err(e))?;
+        self.db
+            .execute(
+                "INSERT INTO server_web_sessions (hash, user, csrf, expires) VALUES (?1, ?2, ?3, ?4)",
+                params![sha256_hex(&secret), name, csrf, (now + WEB_SESSION_SECONDS) as i64],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok((
+            secret,
+            WebSession {
+                user: name.to_string(),
+                role,
+                csrf,
+            },
+        ))
+    }
+
+    /// The browser session a cookie's secret stands for, unless it has expired.
+    pub fn web_session(&self, secret: &str) -> Result<Option<WebSession>, UserError> {
+        let found: Option<(String, String, String)> = self
+            .db
+            .query_row(
+                "SELECT u.name, u.role, w.csrf FROM server_web_sessions w \
+                 JOIN server_users u ON u.name = w.user WHERE w.hash = ?1 AND w.expires >= ?2",
+                params![sha256_hex(secret), now_secs() as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(found.and_then(|(user, role, csrf)| {
+            Role::parse(&role).map(|role| WebSession { user, role, csrf })
+        }))
+    }
+
+    /// Logs a browser out.
+    pub fn end_web_session(&self, secret: &str) -> Result<(), UserError> {
+        self.db
+            .execute(
+                "DELETE FROM server_web_sessions WHERE hash = ?1",
+                [sha256_hex(secret)],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     pub fn is_empty(&self) -> Result<bool, UserError> {
@@ -299,5 +384,29 @@ mod tests {
         users.remove("ann").expect("removes");
         assert_eq!(users.authenticate(&token).expect("looks up"), None);
         assert!(matches!(users.remove("ann"), Err(UserError::Unknown(_))));
+    }
+
+    #[test]
+    fn browser_sessions_start_end_and_go_with_their_account() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let users = Users::open(&dir.path().join("vigil.db")).expect("opens");
+        users.add("bo", Role::Reader, "pw").expect("adds");
+        let (secret, session) = users.start_web_session("bo").expect("logs in");
+        assert_eq!(session.role, Role::Reader);
+        assert_eq!(session.csrf.len(), 32);
+        assert_eq!(
+            users.web_session(&secret).expect("looks up"),
+            Some(session.clone())
+        );
+        assert_eq!(users.web_session("forged").expect("looks up"), None);
+        users.end_web_session(&secret).expect("logs out");
+        assert_eq!(users.web_session(&secret).expect("looks up"), None);
+        let (again, _) = users.start_web_session("bo").expect("logs in");
+        users.remove("bo").expect("removes");
+        assert_eq!(users.web_session(&again).expect("looks up"), None);
+        assert!(matches!(
+            users.start_web_session("bo"),
+            Err(UserError::Unknown(_))
+        ));
     }
 }
