@@ -268,7 +268,7 @@ fn promptbooks_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("promptbooks")
 }
 
-fn all_promptbooks(data_dir: &Path) -> Result<Vec<(Promptbook, String)>> {
+pub(crate) fn all_promptbooks(data_dir: &Path) -> Result<Vec<(Promptbook, String)>> {
     let mut out: Vec<(Promptbook, String)> = Promptbook::builtin()
         .into_iter()
         .map(|b| (b, "built in".to_string()))

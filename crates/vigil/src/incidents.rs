@@ -356,13 +356,13 @@ async fn show(store: &Store, number: i64, format: OutputFormat) -> Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-/// What `vigil incidents set` changes.
-struct Change {
-    status: Option<String>,
-    classification: Option<String>,
-    reason: Option<String>,
-    comment: Option<String>,
-    owner: Option<String>,
+/// What `vigil incidents set` (and the web app) change.
+pub(crate) struct Change {
+    pub status: Option<String>,
+    pub classification: Option<String>,
+    pub reason: Option<String>,
+    pub comment: Option<String>,
+    pub owner: Option<String>,
 }
 
 fn pascal(text: &str) -> String {
@@ -377,6 +377,35 @@ fn pascal(text: &str) -> String {
 }
 
 async fn set(store: &Store, number: i64, change: Change) -> Result<ExitCode> {
+    let who = std::env::var("USER").unwrap_or_else(|_| "analyst".into());
+    let (verdict, suppressed) = apply(store, number, change, &who).await?;
+    println!(
+        "Incident {number}: status {}{}.",
+        verdict.status,
+        if verdict.classification.is_empty() {
+            String::new()
+        } else {
+            format!(", classification {}", verdict.classification)
+        }
+    );
+    if suppressed > 0 {
+        println!(
+            "{suppressed} rule and entity pattern(s) suppressed: later hunts will not raise \
+             these alerts again."
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes incident `number`'s new verdict (a new row of SecurityIncident, as `who`);
+/// a false positive suppresses its rule and entity patterns. Returns the verdict and how
+/// many patterns were suppressed.
+pub(crate) async fn apply(
+    store: &Store,
+    number: i64,
+    change: Change,
+    who: &str,
+) -> Result<(Verdict, usize)> {
     let inc = find(store, number).await?;
     let mut verdict = inc.verdict.clone();
     if let Some(c) = &change.classification {
@@ -406,8 +435,7 @@ async fn set(store: &Store, number: i64, change: Change) -> Result<ExitCode> {
         bail!("a false-positive verdict needs its --reason (e.g. incorrect-alert-logic)");
     }
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
-    let who = std::env::var("USER").unwrap_or_else(|_| "analyst".into());
-    let row = changed_row(&inc.row, &verdict, now, &who)?;
+    let row = changed_row(&inc.row, &verdict, now, who)?;
     let table = Catalog::builtin()
         .table("SecurityIncident")
         .context("catalog")?;
@@ -450,22 +478,7 @@ async fn set(store: &Store, number: i64, change: Change) -> Result<ExitCode> {
             suppressed += 1;
         }
     }
-    println!(
-        "Incident {number}: status {}{}.",
-        verdict.status,
-        if verdict.classification.is_empty() {
-            String::new()
-        } else {
-            format!(", classification {}", verdict.classification)
-        }
-    );
-    if suppressed > 0 {
-        println!(
-            "{suppressed} rule and entity pattern(s) suppressed: later hunts will not raise \
-             these alerts again."
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok((verdict, suppressed))
 }
 
 /// A copy of an incident's latest row with the new verdict, as of `now`, in the

@@ -8,7 +8,7 @@ mod lake {
     pub mod common;
     mod copilot;
     mod crash;
-    mod demo;
+    pub mod demo;
     mod evtx;
     mod exports;
     pub mod fixture_http;
@@ -18,4 +18,5 @@ mod lake {
     mod plugins;
     mod query;
     mod rules;
+    mod serve;
 }

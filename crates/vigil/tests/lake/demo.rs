@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::common::{shared_data, vigil};
 
 /// The end of the demo's fourteen days.
-const NOW: &str = "2026-03-11T12:00:00Z";
+pub(super) const NOW: &str = "2026-03-11T12:00:00Z";
 
 fn binary_stamp() -> u128 {
     std::fs::metadata(env!("CARGO_BIN_EXE_vigil"))
@@ -40,7 +40,7 @@ fn run_demo(dir: &Path, extra: &[&str]) -> std::process::Output {
 }
 
 /// The shared demo lake, built by the first test that asks for it.
-fn demo_lake() -> PathBuf {
+pub(super) fn demo_lake() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("demo-{}", binary_stamp()));
     let lake = root.join("lake");
     let ready = root.join("ready");
@@ -137,7 +137,7 @@ fn json_of(out: &std::process::Output, what: &str) -> Value {
 }
 
 /// Every incident with its devices, users, tactics and severity.
-fn incidents(lake: &Path) -> Vec<Value> {
+pub(super) fn incidents(lake: &Path) -> Vec<Value> {
     let out = vigil(lake)
         .args(["incidents", "--format", "json"])
         .output()
@@ -1324,7 +1324,7 @@ fn http(
 
 /// Starts `vigil serve` on a free loopback port; returns the process, the address and
 /// what it said before listening.
-fn serve(lake: &Path) -> (std::process::Child, String, Vec<String>) {
+pub(super) fn serve(lake: &Path) -> (std::process::Child, String, Vec<String>) {
     use std::io::BufRead as _;
     let mut child = vigil(lake)
         .args(["serve", "--listen", "127.0.0.1:0", "--now", NOW])
@@ -1348,7 +1348,7 @@ fn serve(lake: &Path) -> (std::process::Child, String, Vec<String>) {
     }
 }
 
-fn users(lake: &Path, args: &[&str]) -> String {
+pub(super) fn users(lake: &Path, args: &[&str]) -> String {
     let out = vigil(lake)
         .arg("users")
         .args(args)
