@@ -40,6 +40,11 @@ pub struct ServeArgs {
     #[arg(long)]
     pub insecure_cookies: bool,
 
+    /// How many questions, queries and skill runs are answered at once; each holds a
+    /// copilot of its own, opened when first needed (default: the number of cores)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub copilots: Option<u16>,
+
     #[command(flatten)]
     pub common: CopilotArgs,
 }
@@ -71,6 +76,9 @@ pub fn run(data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
             secure_cookies: !args.insecure_cookies,
             max_upload_bytes: args.max_upload_mb.saturating_mul(1 << 20),
             requests_per_minute: args.rate_limit,
+            copilots: args
+                .copilots
+                .map_or(Options::default().copilots, usize::from),
             ..Options::default()
         };
         let app = vigil_server::http::router(copilot, &store.db_path(), backend, options)?;

@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde_json::{Value as Json, json};
 
-use super::{ApiError, Caller, Reply, Shared, audit, body_of, with_copilot};
+use super::{ApiError, Caller, Reply, Shared, audit, body_of, lake_changed, with_copilot};
 use crate::users::Role;
 
 /// The chart a query asks for with its last operator, `render KIND`.
@@ -158,7 +158,7 @@ pub(crate) async fn ingest(
     let backend = shared.backend.clone();
     let who = caller.name;
     let size = bytes.len();
-    with_copilot(&shared, move |c, rt| {
+    let summary = with_copilot(&shared, move |c, rt| {
         let result = backend.ingest(rt, &file, table.as_deref());
         audit(
             c,
@@ -166,12 +166,12 @@ pub(crate) async fn ingest(
             "ingest",
             json!({"file": name, "bytes": size, "table": table, "ok": result.is_ok()}),
         )?;
-        let summary = result
-            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_ingested", e))?;
-        *c = backend.open_copilot(rt).map_err(ApiError::internal)?;
-        Ok(axum::Json(summary))
+        result.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_ingested", e))
     })
-    .await?
+    .await?;
+    // Whatever was written before a failure is in the lake too.
+    lake_changed(&shared);
+    Ok(axum::Json(summary?))
 }
 
 #[cfg(test)]

@@ -16,7 +16,8 @@ use vigil_copilot::skill::Inputs;
 use vigil_copilot::skills::IncidentFacts;
 
 use super::{
-    ApiError, Caller, IncidentChange, Reply, Shared, audit, body_of, text_field, with_copilot,
+    ApiError, Caller, IncidentChange, Reply, Shared, audit, body_of, lake_changed, text_field,
+    with_copilot,
 };
 use crate::users::Role;
 
@@ -189,7 +190,7 @@ pub(crate) async fn change(
     }
     let backend = shared.backend.clone();
     let who = caller.name;
-    with_copilot(&shared, move |c, rt| {
+    let said = with_copilot(&shared, move |c, rt| {
         // Only an incident that exists changes.
         gather(c, rt, number)?;
         let said = backend
@@ -201,13 +202,16 @@ pub(crate) async fn change(
             "incident.set",
             json!({"incident": number, "status": change.status, "classification": change.classification, "reason": change.reason}),
         )?;
-        // The copilot reads the lake as it was when it opened.
-        *c = backend
-            .open_copilot(rt)
-            .map_err(ApiError::internal)?;
-        let mut shown = facts_json(&gather(c, rt, number)?);
-        shown["changed"] = json!(said);
-        Ok(axum::Json(shown))
+        Ok::<_, ApiError>(said)
     })
-    .await?
+    .await??;
+    // A copilot reads the lake as it was when it opened: the next one to answer opens
+    // it again.
+    lake_changed(&shared);
+    let mut shown = with_copilot(&shared, move |c, rt| {
+        gather(c, rt, number).map(|f| facts_json(&f))
+    })
+    .await??;
+    shown["changed"] = json!(said);
+    Ok(axum::Json(shown))
 }

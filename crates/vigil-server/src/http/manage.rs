@@ -10,7 +10,9 @@ use axum::http::StatusCode;
 use serde_json::{Value as Json, json};
 use vigil_copilot::plugins::{self, PluginStore};
 
-use super::{ApiError, Caller, Reply, Shared, audit, body_of, text_field, with_copilot};
+use super::{
+    ApiError, Caller, Reply, Shared, audit, body_of, lake_changed, text_field, with_copilot,
+};
 use crate::users::{Role, random_hex};
 
 fn plugin_store(shared: &Shared) -> Result<PluginStore, ApiError> {
@@ -93,20 +95,16 @@ pub(crate) async fn validate_plugin(
     ))
 }
 
-/// After a plugin change, the copilot is opened again so its skills follow.
+/// After a plugin change, copilots are opened again so their skills follow.
 async fn reopen(
     shared: &Arc<Shared>,
     who: String,
     action: &'static str,
     detail: Json,
 ) -> Result<(), ApiError> {
-    let backend = shared.backend.clone();
-    with_copilot(shared, move |c, rt| {
-        audit(c, &who, action, detail)?;
-        *c = backend.open_copilot(rt).map_err(ApiError::internal)?;
-        Ok(())
-    })
-    .await?
+    with_copilot(shared, move |c, _| audit(c, &who, action, detail)).await??;
+    lake_changed(shared);
+    Ok(())
 }
 
 pub(crate) async fn add_plugin(
@@ -194,7 +192,7 @@ fn users_locked(
 }
 
 async fn audited(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     who: String,
     action: &'static str,
     detail: Json,

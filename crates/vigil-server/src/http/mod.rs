@@ -10,8 +10,10 @@
 //! skills and KQL, ingest files and change incidents; admins also manage accounts and
 //! plugins and read the audit log. Sessions are their owner's until shared.
 //!
-//! The copilot keeps SQLite connections, which serve one thread at a time: requests that
-//! need it run one after another on a blocking thread, each holding it while it answers.
+//! A copilot keeps SQLite connections, which serve one thread at a time, so the server
+//! keeps a pool of them ([`Options::copilots`]): each request that needs one takes one
+//! for as long as it answers, on a blocking thread. Copilots are opened as concurrent
+//! requests first need them, and opened again after the lake or the plugins change.
 
 mod account;
 mod chat;
@@ -34,7 +36,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value as Json, json};
-use tokio::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::Semaphore;
 use vigil_copilot::Copilot;
 use vigil_copilot::promptbook::Promptbook;
 
@@ -52,6 +55,8 @@ pub struct Options {
     pub max_upload_bytes: usize,
     /// Requests a minute from one caller (a token, a login or an address); 0 for no limit.
     pub requests_per_minute: u32,
+    /// How many requests may use a copilot at once (each holds its own).
+    pub copilots: usize,
 }
 
 impl Default for Options {
@@ -61,6 +66,7 @@ impl Default for Options {
             max_body_bytes: 1 << 20,
             max_upload_bytes: 256 << 20,
             requests_per_minute: 1200,
+            copilots: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }
@@ -101,9 +107,17 @@ pub trait Backend: Send + Sync + 'static {
     fn promptbooks(&self) -> Vec<Promptbook>;
 }
 
+/// The copilots requests take turns with. Each is tagged with the generation of the lake
+/// it was opened over; one older than the current generation is opened again before use.
+struct Pool {
+    idle: std::sync::Mutex<Vec<(u64, Copilot)>>,
+    slots: Semaphore,
+    generation: AtomicU64,
+}
+
 /// What the handlers share.
 pub struct Shared {
-    copilot: Arc<Mutex<Copilot>>,
+    pool: Pool,
     users: std::sync::Mutex<Users>,
     backend: Arc<dyn Backend>,
     options: Options,
@@ -216,7 +230,11 @@ pub fn router(
     let max_body = options.max_body_bytes;
     let max_upload = options.max_upload_bytes;
     let shared = Arc::new(Shared {
-        copilot: Arc::new(Mutex::new(copilot)),
+        pool: Pool {
+            idle: std::sync::Mutex::new(vec![(0, copilot)]),
+            slots: Semaphore::new(options.copilots.max(1)),
+            generation: AtomicU64::new(0),
+        },
         users: std::sync::Mutex::new(Users::open(db_path)?),
         backend,
         options,
@@ -489,20 +507,47 @@ impl FromRequestParts<Arc<Shared>> for Caller {
     }
 }
 
-/// Runs `work` with the copilot on a blocking thread (its futures need not be `Send`).
-pub(crate) async fn with_copilot<T, F>(shared: &Shared, work: F) -> Result<T, ApiError>
+/// Runs `work` with a copilot on a blocking thread (its futures need not be `Send`),
+/// waiting for one to be free when as many requests as the pool allows are answering.
+pub(crate) async fn with_copilot<T, F>(shared: &Arc<Shared>, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: for<'c> FnOnce(&'c mut Copilot, &tokio::runtime::Handle) -> T + Send + 'static,
 {
-    let copilot = shared.copilot.clone();
+    let _slot = shared
+        .pool
+        .slots
+        .acquire()
+        .await
+        .map_err(|_| ApiError::internal("the server is stopping"))?;
+    let shared = shared.clone();
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let mut guard = copilot.blocking_lock();
-        work(&mut guard, &handle)
+        let pool = &shared.pool;
+        let current = pool.generation.load(Ordering::SeqCst);
+        let taken = pool.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let mut copilot = match taken {
+            Some((generation, copilot)) if generation == current => copilot,
+            // None free (the pool grows to its size), or opened before a change.
+            _ => shared
+                .backend
+                .open_copilot(&handle)
+                .map_err(ApiError::internal)?,
+        };
+        let out = work(&mut copilot, &handle);
+        if let Ok(mut idle) = pool.idle.lock() {
+            idle.push((current, copilot));
+        }
+        Ok(out)
     })
     .await
-    .map_err(|e| ApiError::internal(e.to_string()))
+    .map_err(|e| ApiError::internal(e.to_string()))?
+}
+
+/// After a change to the lake or the plugins: every copilot opened before it is opened
+/// again before its next use.
+pub(crate) fn lake_changed(shared: &Shared) {
+    shared.pool.generation.fetch_add(1, Ordering::SeqCst);
 }
 
 /// Appends to the audit log (a failure to audit fails the request).

@@ -429,7 +429,7 @@ fn events(body: &str) -> Vec<(String, Value)> {
 fn answers_stream_as_server_sent_events_and_follow_ups_stay_in_the_session() {
     let lake = lake_copy();
     let (_, token) = account(lake.path(), "streamer", "analyst");
-    let server = serve(lake.path(), &[]);
+    let server = serve(lake.path(), &["--copilots", "2"]);
     let auth = bearer(&token);
     let ask = |body: &Value| {
         request(
@@ -513,6 +513,58 @@ fn answers_stream_as_server_sent_events_and_follow_ups_stay_in_the_session() {
         bad.body
     );
     assert_eq!(got.last().expect("an event").1["code"], "not_found");
+
+    // Analysts asking at once are answered side by side, each in a session of their own,
+    // while an incident changes under them.
+    let asking: Vec<_> = (0..4)
+        .map(|i| {
+            let (addr, token) = (server.addr.clone(), token.clone());
+            std::thread::spawn(move || {
+                let prompt = [
+                    "Show high severity incidents",
+                    "Which devices copied data to a USB drive in the last week?",
+                ][i % 2];
+                call(
+                    &addr,
+                    "POST",
+                    "/api/ask",
+                    &token,
+                    Some(&json!({"prompt": prompt})),
+                )
+            })
+        })
+        .collect();
+    let changed = call(
+        &server.addr,
+        "PATCH",
+        &format!("/api/incidents/{incident}"),
+        &token,
+        Some(&json!({"status": "Active"})),
+    );
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    let mut sessions = std::collections::BTreeSet::new();
+    for t in asking {
+        let reply = t.join().expect("an answer");
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        sessions.insert(
+            reply.json()["session"]
+                .as_str()
+                .expect("a session")
+                .to_string(),
+        );
+    }
+    assert_eq!(sessions.len(), 4);
+    // Every copilot answers from the lake as changed.
+    for _ in 0..3 {
+        let shown = call(
+            &server.addr,
+            "GET",
+            &format!("/api/incidents/{incident}"),
+            &token,
+            None,
+        );
+        assert_eq!(shown.json()["status"], "Active", "{}", shown.body);
+    }
 }
 
 #[test]
