@@ -172,8 +172,8 @@ impl Reader {
     /// only an error from the sink itself stops the run.
     /// Every row has been handed to the sink when this returns.
     ///
-    /// Files are read, hashed and (for EVTX) parsed one or two ahead on a second thread,
-    /// while this one builds the rows of the file before.
+    /// Files are read, hashed and (for EVTX) parsed a few ahead on worker threads, one
+    /// file per worker, while this thread builds the rows of the files before, in order.
     pub fn read_paths(&self, paths: &[PathBuf], sink: &mut dyn Sink) -> Result<ReadTotals, String> {
         let mut totals = ReadTotals::default();
         let mut tables = TableSet::new(self.options.batch_rows);
@@ -188,18 +188,42 @@ impl Reader {
             }
         }
         let options = &self.options;
+        let workers = match options.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+        .min(files.len())
+        .max(1);
+        let files = &files;
+        let window = Window::new(workers);
+        let window = &window;
         std::thread::scope(|scope| {
-            let (tx, rx) = crossbeam_channel::bounded::<Prefetched>(2);
-            scope.spawn(move || {
-                for (path, named) in files {
-                    // The receiver is gone when reading stopped on a sink error.
-                    if tx.send(prefetch(&path, named, options)).is_err() {
-                        break;
+            // However the reading ends, the workers are told to stop.
+            let _stop = StopOnDrop(window);
+            let (done, results) = crossbeam_channel::unbounded::<(usize, Prefetched)>();
+            for _ in 0..workers {
+                let done = done.clone();
+                scope.spawn(move || {
+                    while let Some(i) = window.take(files) {
+                        let (path, named) = &files[i];
+                        let threads = if workers > 1 { 1 } else { options.threads };
+                        if done
+                            .send((i, prefetch(path, *named, options, threads)))
+                            .is_err()
+                        {
+                            break;
+                        }
                     }
+                });
+            }
+            drop(done);
+            let mut waiting = BTreeMap::new();
+            for (i, file) in results.iter() {
+                waiting.insert(i, file);
+                while let Some(file) = waiting.remove(&window.turn()) {
+                    self.read_file(file, sink, &mut tables, &mut totals)?;
+                    window.done();
                 }
-            });
-            for file in rx {
-                self.read_file(file, sink, &mut tables, &mut totals)?;
             }
             Ok::<(), String>(())
         })?;
@@ -349,7 +373,101 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, sink: &mut dyn Sink) {
     }
 }
 
-/// Recognises a file's format and hashes its content.
+/// How far the workers may read ahead of the rows being built: a number of files and a
+/// number of bytes in flight, so memory stays bounded whatever the input. The file whose
+/// rows are due next is always let through, so a large file cannot stall the reading.
+struct Window {
+    state: std::sync::Mutex<WindowState>,
+    changed: std::sync::Condvar,
+    max_files: usize,
+    max_bytes: u64,
+}
+
+#[derive(Default)]
+struct WindowState {
+    /// The next file to hand to a worker.
+    next: usize,
+    /// The file whose rows are due next.
+    turn: usize,
+    files: usize,
+    bytes: u64,
+    /// The sizes of files handed out and not yet done, by index.
+    sizes: BTreeMap<usize, u64>,
+    stopped: bool,
+}
+
+impl Window {
+    fn new(workers: usize) -> Window {
+        Window {
+            state: std::sync::Mutex::new(WindowState::default()),
+            changed: std::sync::Condvar::new(),
+            // Many small files keep every worker busy; large ones are few at a time.
+            max_files: 32 * workers,
+            max_bytes: 32 * 1024 * 1024 * workers as u64,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, WindowState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next file for a worker to read, once there is room for it; `None` when every
+    /// file is handed out or the reading stopped.
+    fn take(&self, files: &[(PathBuf, bool)]) -> Option<usize> {
+        let mut state = self.lock();
+        let i = state.next;
+        let (path, _) = files.get(i)?;
+        state.next += 1;
+        drop(state);
+        let size = std::fs::metadata(path).map_or(0, |m| m.len());
+        let mut state = self.lock();
+        while !state.stopped
+            && i != state.turn
+            && (state.files >= self.max_files || state.bytes + size > self.max_bytes)
+        {
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        if state.stopped {
+            return None;
+        }
+        state.files += 1;
+        state.bytes += size;
+        state.sizes.insert(i, size);
+        Some(i)
+    }
+
+    /// The file whose rows are due next.
+    fn turn(&self) -> usize {
+        self.lock().turn
+    }
+
+    /// The rows of the file due have been built.
+    fn done(&self) {
+        let mut state = self.lock();
+        let i = state.turn;
+        if let Some(size) = state.sizes.remove(&i) {
+            state.files -= 1;
+            state.bytes -= size;
+        }
+        state.turn += 1;
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    fn stop(&self) {
+        self.lock().stopped = true;
+        self.changed.notify_all();
+    }
+}
+
+struct StopOnDrop<'a>(&'a Window);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
 /// A file read (and, for EVTX, parsed) ahead of the rows being built.
 struct Prefetched {
     /// The full path: rows cite their file by it, so the citation still leads there
@@ -362,7 +480,8 @@ struct Prefetched {
     parsed: Option<Result<Vec<evtx_reader::Item>, String>>,
 }
 
-fn prefetch(path: &Path, named: bool, options: &ReadOptions) -> Prefetched {
+/// Reads, hashes and (for EVTX) parses one file; `threads` parse its chunks.
+fn prefetch(path: &Path, named: bool, options: &ReadOptions, threads: usize) -> Prefetched {
     let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let mut inspected = inspect(&path, options.format);
     let mut parsed = None;
@@ -370,11 +489,7 @@ fn prefetch(path: &Path, named: bool, options: &ReadOptions) -> Prefetched {
         && let Some(bytes) = content.take()
     {
         parsed = Some(match evtx::EvtxParser::from_buffer(bytes) {
-            Ok(parser) => Ok(evtx_reader::parse_all(
-                parser,
-                options.threads,
-                options.carve,
-            )),
+            Ok(parser) => Ok(evtx_reader::parse_all(parser, threads, options.carve)),
             Err(err) => Err(format!(
                 "not a readable EVTX file: {}",
                 crate::error_chain(&err)
@@ -596,4 +711,101 @@ fn read_zip<R: Read + Seek>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::record_batch::RecordBatch;
+
+    /// Remembers the order sources began in, and fails on the batch it is told to.
+    struct Recorder {
+        began: Vec<PathBuf>,
+        batches: usize,
+        fail_at: Option<usize>,
+    }
+
+    impl Sink for Recorder {
+        fn begin_source(&mut self, source: &Source) -> Result<bool, String> {
+            self.began.push(source.path.clone());
+            Ok(true)
+        }
+
+        fn batch(&mut self, _table: &'static Table, _batch: RecordBatch) -> Result<(), String> {
+            self.batches += 1;
+            if Some(self.batches) == self.fail_at {
+                return Err("the sink is full".into());
+            }
+            Ok(())
+        }
+
+        fn end_source(&mut self, _: &Source, _: &SourceSummary, _: u64) -> Result<bool, String> {
+            Ok(true)
+        }
+
+        fn problem(&mut self, problem: Problem) {
+            panic!("unexpected problem: {problem}");
+        }
+    }
+
+    fn many_files(dir: &Path, n: usize) {
+        for i in 0..n {
+            // Sizes differ, so workers finish out of order.
+            let lines: String = (0..(i % 7) * 50 + 1)
+                .map(|j| format!("{{\"Type\": \"Syslog\", \"Computer\": \"host{i}\", \"SyslogMessage\": \"line {j}\"}}\n"))
+                .collect();
+            std::fs::write(dir.join(format!("{i:03}.json")), lines).expect("writes");
+        }
+    }
+
+    #[test]
+    fn files_read_ahead_on_several_workers_become_rows_in_name_order() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        many_files(dir.path(), 120);
+        let reader = Reader::new(ReadOptions {
+            threads: 3,
+            batch_rows: 64,
+            ..ReadOptions::default()
+        });
+        let mut sink = Recorder {
+            began: Vec::new(),
+            batches: 0,
+            fail_at: None,
+        };
+        let totals = reader
+            .read_paths(&[dir.path().to_path_buf()], &mut sink)
+            .expect("reads");
+        assert_eq!(totals.sources, 120);
+        let names: Vec<String> = sink
+            .began
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        let expected: u64 = (0..120).map(|i| ((i % 7) * 50 + 1) as u64).sum();
+        assert_eq!(totals.rows.get("Syslog"), Some(&expected));
+    }
+
+    #[test]
+    fn a_failing_sink_stops_the_workers_and_says_why() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        many_files(dir.path(), 200);
+        let reader = Reader::new(ReadOptions {
+            threads: 2,
+            batch_rows: 16,
+            ..ReadOptions::default()
+        });
+        let mut sink = Recorder {
+            began: Vec::new(),
+            batches: 0,
+            fail_at: Some(5),
+        };
+        let err = reader
+            .read_paths(&[dir.path().to_path_buf()], &mut sink)
+            .expect_err("the sink's error ends the reading");
+        assert_eq!(err, "the sink is full");
+        assert!(sink.began.len() < 200, "{} sources began", sink.began.len());
+    }
 }

@@ -56,7 +56,7 @@ pub struct Table {
     pub source: TableSource,
     pub about: String,
     columns: Vec<Column>,
-    by_name: HashMap<String, usize>,
+    by_name: HashMap<String, usize, foldhash::fast::RandomState>,
     schema: SchemaRef,
 }
 
@@ -191,7 +191,7 @@ pub struct CatalogError {
 #[derive(Debug)]
 pub struct Catalog {
     tables: Vec<Table>,
-    by_name: HashMap<String, usize>,
+    by_name: HashMap<String, usize, foldhash::fast::RandomState>,
 }
 
 impl Catalog {
