@@ -17,6 +17,10 @@ use evtx::{EvtxParser, ParserSettings};
 mod common;
 use common::evtx_files;
 
+// The allocator `vigil` runs with, so the baseline is not slowed by another.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let shared = std::env::var_os("VIGIL_SHARED_DATA")
         .map(PathBuf::from)

@@ -2,6 +2,11 @@
 //! done in `vigil-ingest`, `vigil-store`, `vigil-kql`, `vigil-detect`, `vigil-copilot` and
 //! `vigil-schema`.
 
+// Ingest and queries allocate many small, short-lived values on several threads at
+// once, which mimalloc serves faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod analyze;
 mod cli;
 mod copilot;
