@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use serde_json::json;
+use vigil_copilot::Copilot;
 use vigil_copilot::session::{Rating, SessionRecord, Sessions};
-use vigil_copilot::{Copilot, turn::Turn};
 use vigil_store::Store;
 
 use crate::cli::OutputFormat;
@@ -157,18 +157,7 @@ pub(crate) async fn open(store: &Store, data_dir: &Path, common: &CopilotArgs) -
     Ok(builder.open(store).await?)
 }
 
-pub(crate) fn turn_json(session: &str, turn: &Turn) -> serde_json::Value {
-    json!({
-        "session": session,
-        "turn": turn.seq,
-        "prompt": turn.prompt,
-        "answer": turn.answer,
-        "plan": turn.calls.iter().map(|c| &c.step).collect::<Vec<_>>(),
-        "skill_calls": turn.calls,
-        "evidence": turn.calls.iter().flat_map(|c| c.output.iter().flat_map(|o| o.evidence.iter())).collect::<Vec<_>>(),
-        "warnings": turn.warnings,
-    })
-}
+pub(crate) use vigil_server::http::turn_json;
 
 pub fn ask(data_dir: &Path, args: AskArgs) -> Result<ExitCode> {
     let prompt = args.prompt.join(" ");

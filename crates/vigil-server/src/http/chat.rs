@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
-use vigil_copilot::session::{Rating, SessionError, SessionInfo};
+use vigil_copilot::session::{Rating, SessionError, SessionInfo, Sessions};
 use vigil_copilot::skill::{Inputs, SkillError};
 use vigil_copilot::turn::Turn;
 use vigil_copilot::{Copilot, CopilotError, Progress};
@@ -19,8 +19,8 @@ use super::{ApiError, Caller, Reply, Shared, audit, body_of, text_field, with_co
 use crate::Mcp;
 use crate::users::Role;
 
-/// A turn as the API shows it.
-pub(crate) fn turn_json(session: &str, turn: &Turn) -> Json {
+/// A turn as the API and `vigil ask --format json` show it.
+pub fn turn_json(session: &str, turn: &Turn) -> Json {
     json!({
         "session": session,
         "turn": turn.seq,
@@ -28,6 +28,7 @@ pub(crate) fn turn_json(session: &str, turn: &Turn) -> Json {
         "answer": turn.answer,
         "plan": turn.calls.iter().map(|c| &c.step).collect::<Vec<_>>(),
         "skill_calls": turn.calls,
+        "evidence": turn.calls.iter().flat_map(|c| c.output.iter().flat_map(|o| o.evidence.iter())).collect::<Vec<_>>(),
         "pending": turn.pending,
         "warnings": turn.warnings,
         "follow_ups": turn.follow_ups(),
@@ -56,12 +57,43 @@ fn session_error(e: SessionError) -> ApiError {
     copilot_error(CopilotError::Session(e))
 }
 
+/// The copilot's session store.
+fn store_of(c: &Copilot) -> Result<&Sessions, ApiError> {
+    c.sessions()
+        .ok_or_else(|| ApiError::internal("this server keeps no sessions"))
+}
+
+/// Who may make a change to a session.
+enum May {
+    /// Its owner only.
+    Own,
+    /// Anyone who may read it.
+    Read,
+}
+
+/// Makes one change to session `id` as `who`, once they may.
+async fn change_session(
+    shared: &Arc<Shared>,
+    who: String,
+    id: String,
+    may: May,
+    change: impl FnOnce(&Sessions, &str, &str) -> Result<(), SessionError> + Send + 'static,
+) -> Reply {
+    with_copilot(shared, move |c, _| {
+        match may {
+            May::Own => owned(c, &id, &who)?,
+            May::Read => readable(c, &id, &who)?,
+        };
+        change(store_of(c)?, &id, &who).map_err(session_error)?;
+        Ok(axum::Json(json!({"ok": true})))
+    })
+    .await?
+}
+
 /// A session `who` may read: their own or one shared with them. Others' private
 /// sessions are answered as if they did not exist.
 fn readable(c: &Copilot, id: &str, who: &str) -> Result<SessionInfo, ApiError> {
-    let store = c
-        .sessions()
-        .ok_or_else(|| ApiError::internal("this server keeps no sessions"))?;
+    let store = store_of(c)?;
     match store.info(id) {
         Ok(info) if info.owner == who || info.shared => Ok(info),
         Ok(_) | Err(SessionError::NoSession(_)) => {
@@ -191,9 +223,7 @@ pub(crate) async fn ask(
 pub(crate) async fn sessions(State(shared): State<Arc<Shared>>, caller: Caller) -> Reply {
     let who = caller.name;
     let list = with_copilot(&shared, move |c, _| {
-        let store = c
-            .sessions()
-            .ok_or_else(|| ApiError::internal("this server keeps no sessions"))?;
+        let store = store_of(c)?;
         let all = store.list().map_err(session_error)?;
         Ok::<_, ApiError>(
             all.into_iter()
@@ -213,9 +243,7 @@ pub(crate) async fn session(
     let who = caller.name;
     with_copilot(&shared, move |c, _| {
         readable(c, &id, &who)?;
-        let store = c
-            .sessions()
-            .ok_or_else(|| ApiError::internal("this server keeps no sessions"))?;
+        let store = store_of(c)?;
         let record = store.record(&id).map_err(session_error)?;
         let turns: Vec<Json> = record.turns.iter().map(|t| turn_json(&id, t)).collect();
         Ok(axum::Json(json!({
@@ -239,18 +267,10 @@ pub(crate) async fn share(
         .get("shared")
         .and_then(Json::as_bool)
         .ok_or_else(|| ApiError::bad_request("send {\"shared\": true} or false"))?;
-    let who = caller.name;
-    with_copilot(&shared, move |c, _| {
-        owned(c, &id, &who)?;
-        let store = c
-            .sessions()
-            .ok_or_else(|| ApiError::internal("this server keeps no sessions"))?;
-        store
-            .set_shared(&id, on, &who, chrono::Utc::now())
-            .map_err(session_error)?;
-        Ok(axum::Json(json!({"ok": true})))
+    change_session(&shared, caller.name, id, May::Own, move |store, id, who| {
+        store.set_shared(id, on, who, chrono::Utc::now())
     })
-    .await?
+    .await
 }
 
 pub(crate) async fn pin(
@@ -261,18 +281,10 @@ pub(crate) async fn pin(
 ) -> Reply {
     let body = body_of(given)?;
     let note = text_field(&body, "note").unwrap_or_default();
-    let who = caller.name;
-    with_copilot(&shared, move |c, _| {
-        owned(c, &id, &who)?;
-        let store = c
-            .sessions()
-            .ok_or_else(|| ApiError::internal("this server keeps no sessions"))?;
-        store
-            .pin(&id, n, &note, &who, chrono::Utc::now())
-            .map_err(session_error)?;
-        Ok(axum::Json(json!({"ok": true})))
+    change_session(&shared, caller.name, id, May::Own, move |store, id, who| {
+        store.pin(id, n, &note, who, chrono::Utc::now())
     })
-    .await?
+    .await
 }
 
 pub(crate) async fn feedback(
@@ -288,26 +300,20 @@ pub(crate) async fn feedback(
             ApiError::bad_request("\"rating\" is looks_right, needs_improvement or inappropriate")
         })?;
     let comment = text_field(&body, "comment").unwrap_or_default();
-    let who = caller.name;
-    with_copilot(&shared, move |c, _| {
-        readable(c, &id, &who)?;
-        let store = c
-            .sessions()
-            .ok_or_else(|| ApiError::internal("this server keeps no sessions"))?;
-        store
-            .feedback(&id, n, rating, &comment, &who, chrono::Utc::now())
-            .map_err(session_error)?;
-        Ok(axum::Json(json!({"ok": true})))
-    })
-    .await?
+    change_session(
+        &shared,
+        caller.name,
+        id,
+        May::Read,
+        move |store, id, who| store.feedback(id, n, rating, &comment, who, chrono::Utc::now()),
+    )
+    .await
 }
 
 pub(crate) async fn pins(State(shared): State<Arc<Shared>>, caller: Caller) -> Reply {
     let who = caller.name;
     with_copilot(&shared, move |c, _| {
-        let store = c
-            .sessions()
-            .ok_or_else(|| ApiError::internal("this server keeps no sessions"))?;
+        let store = store_of(c)?;
         let pins = store.pinboard(&who).map_err(session_error)?;
         Ok(axum::Json(json!({"pins": pins})))
     })

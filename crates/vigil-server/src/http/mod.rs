@@ -17,6 +17,8 @@
 
 mod account;
 mod chat;
+
+pub use chat::turn_json;
 mod hunt;
 mod incidents;
 mod manage;
