@@ -12,6 +12,7 @@ use serde_json::{Value as Json, json};
 use vigil_detect::incident::{AlertFacts, Verdict};
 use vigil_detect::state::{DetectionState, Suppression};
 use vigil_schema::Catalog;
+use vigil_server::http::verdict_word;
 use vigil_store::Store;
 
 use crate::cli::{IncidentsArgs, IncidentsCommand, OutputFormat};
@@ -365,17 +366,6 @@ pub(crate) struct Change {
     pub owner: Option<String>,
 }
 
-fn pascal(text: &str) -> String {
-    text.split('-')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
-
 async fn set(store: &Store, number: i64, change: Change) -> Result<ExitCode> {
     let who = std::env::var("USER").unwrap_or_else(|_| "analyst".into());
     let (verdict, suppressed) = apply(store, number, change, &who).await?;
@@ -411,7 +401,7 @@ pub(crate) async fn apply(
     if let Some(c) = &change.classification {
         verdict.classification = match c.as_str() {
             "benign" => "BenignPositive".into(),
-            other => pascal(other),
+            other => verdict_word(other),
         };
         // A classification is given when an incident is closed.
         if change.status.is_none() {
@@ -419,10 +409,10 @@ pub(crate) async fn apply(
         }
     }
     if let Some(s) = &change.status {
-        verdict.status = pascal(s);
+        verdict.status = verdict_word(s);
     }
     if let Some(r) = &change.reason {
-        verdict.reason = pascal(r);
+        verdict.reason = verdict_word(r);
     }
     if let Some(c) = change.comment {
         verdict.comment = c;

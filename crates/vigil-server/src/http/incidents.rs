@@ -139,8 +139,9 @@ pub(crate) async fn report(
     Ok(response)
 }
 
-/// Verdict words as the incident table keeps them.
-fn pascal(text: &str) -> String {
+/// A verdict word (status, classification, reason) as the incident table keeps it:
+/// `true-positive`, `true_positive` and `true positive` are all `TruePositive`.
+pub fn verdict_word(text: &str) -> String {
     text.split(['-', '_', ' '])
         .map(|w| {
             let mut c = w.chars();
@@ -161,8 +162,8 @@ pub(crate) async fn change(
     let number = number_of(&n)?;
     let body = body_of(given)?;
     let change = IncidentChange {
-        status: text_field(&body, "status").map(|s| pascal(&s)),
-        classification: text_field(&body, "classification").map(|s| pascal(&s)),
+        status: text_field(&body, "status").map(|s| verdict_word(&s)),
+        classification: text_field(&body, "classification").map(|s| verdict_word(&s)),
         reason: text_field(&body, "reason"),
         comment: text_field(&body, "comment"),
     };

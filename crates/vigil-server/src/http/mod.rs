@@ -19,6 +19,7 @@ mod account;
 mod chat;
 
 pub use chat::turn_json;
+pub use incidents::verdict_word;
 mod hunt;
 mod incidents;
 mod manage;
