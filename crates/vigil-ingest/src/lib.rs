@@ -27,6 +27,7 @@
 //! println!("{} rows", sink.0);
 //! ```
 
+mod ahead;
 mod csv_reader;
 mod detect;
 mod evtx_doc;

@@ -11,42 +11,27 @@
 //! Run with `cargo bench -p vigil --bench copilot` (add `--profile dev` to reuse the
 //! test build).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+mod common;
+use common::{env_number, ms, percentile, shared_data};
+
 const NOW: &str = "2026-03-11T12:00:00Z";
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
 fn main() {
-    let shared = std::env::var_os("VIGIL_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let shared = shared_data();
     let rules = shared.join("sigma/rules");
     assert!(
         rules.is_dir(),
         "the shared Sigma rules are missing at {}",
         rules.display()
     );
-    let scale: f64 = std::env::var("VIGIL_BENCH_SCALE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(11.0);
-    let rounds: usize = std::env::var("VIGIL_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let scale: f64 = env_number("VIGIL_BENCH_SCALE", 11.0);
+    let rounds: usize = env_number("VIGIL_BENCH_ROUNDS", 5);
     let work = tempfile::tempdir().expect("a temporary folder");
     let lake = work.path().join("lake");
 

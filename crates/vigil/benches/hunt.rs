@@ -10,27 +10,21 @@
 //!
 //! Run with `cargo bench -p vigil --bench hunt`.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::evtx_files;
+use common::{env_number, evtx_files, shared_data};
 
 fn main() {
-    let shared = std::env::var_os("VIGIL_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let shared = shared_data();
     let samples = shared.join("evtx/attack-samples");
     let rules = shared.join("sigma/rules");
     assert!(
         samples.is_dir() && rules.is_dir(),
         "the shared data is missing"
     );
-    let copies: usize = std::env::var("VIGIL_BENCH_COPIES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+    let copies: usize = env_number("VIGIL_BENCH_COPIES", 10);
     let work = tempfile::tempdir().expect("a temporary folder");
     let input = work.path().join("input");
     let sources = evtx_files(&samples);

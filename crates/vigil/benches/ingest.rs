@@ -15,26 +15,21 @@ use std::time::{Duration, Instant};
 use evtx::{EvtxParser, ParserSettings};
 
 mod common;
-use common::evtx_files;
+use common::{env_number, evtx_files, shared_data};
 
 // The allocator `vigil` runs with, so the baseline is not slowed by another.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let shared = std::env::var_os("VIGIL_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let shared = shared_data();
     let samples = shared.join("evtx/attack-samples");
     assert!(
         samples.is_dir(),
         "the attack samples are missing at {}",
         samples.display()
     );
-    let copies: usize = std::env::var("VIGIL_BENCH_COPIES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+    let copies: usize = env_number("VIGIL_BENCH_COPIES", 10);
 
     let work = tempfile::tempdir().expect("a temporary folder");
     let one = work.path().join("x1");

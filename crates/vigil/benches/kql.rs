@@ -17,15 +17,15 @@ use datafusion::common::TableReference;
 use vigil_kql::Engine;
 use vigil_store::Store;
 
+mod common;
+use common::env_number;
+
 const BATCH: usize = 500_000;
 const DAY: i64 = 86_400_000_000_000;
 const START: i64 = 1_735_689_600_000_000_000; // 2025-01-01
 
 fn main() {
-    let rows: usize = std::env::var("VIGIL_BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000_000);
+    let rows: usize = env_number("VIGIL_BENCH_ROWS", 10_000_000);
     let dir = tempfile::tempdir().expect("a temporary folder");
     let store = Store::open(dir.path()).expect("a lake");
     let started = Instant::now();

@@ -11,11 +11,14 @@
 //! test build).
 
 use std::io::{BufRead as _, Read as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+mod common;
+use common::{env_number, ms, percentile, shared_data};
 
 const NOW: &str = "2026-03-11T12:00:00Z";
 
@@ -47,18 +50,6 @@ fn post(addr: &str, path: &str, token: &str, body: &Value) -> std::io::Result<(u
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     Ok((status, body))
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
 /// What one analyst saw.
@@ -112,23 +103,15 @@ fn analyst(addr: &str, token: &str, prompts: &[String], until: Option<Instant>) 
 }
 
 fn main() {
-    let shared = std::env::var_os("VIGIL_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let shared = shared_data();
     let rules = shared.join("sigma/rules");
     assert!(
         rules.is_dir(),
         "the shared Sigma rules are missing at {}",
         rules.display()
     );
-    let clients: usize = std::env::var("VIGIL_BENCH_CLIENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
-    let seconds: u64 = std::env::var("VIGIL_BENCH_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60);
+    let clients: usize = env_number("VIGIL_BENCH_CLIENTS", 50);
+    let seconds: u64 = env_number("VIGIL_BENCH_SECONDS", 60);
     let work = tempfile::tempdir().expect("a temporary folder");
     let lake = work.path().join("lake");
     let out = vigil(&lake)

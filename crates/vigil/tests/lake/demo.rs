@@ -1322,12 +1322,14 @@ fn http(
     (status, body)
 }
 
-/// Starts `vigil serve` on a free loopback port; returns the process, the address and
-/// what it said before listening.
-pub(super) fn serve(lake: &Path) -> (std::process::Child, String, Vec<String>) {
+/// Starts `vigil serve` with `extra` arguments on a free loopback port; returns the
+/// process, the address and what it said before listening. What it says afterwards is
+/// read and dropped, so it never blocks on a full pipe.
+pub(super) fn serve(lake: &Path, extra: &[&str]) -> (std::process::Child, String, Vec<String>) {
     use std::io::BufRead as _;
     let mut child = vigil(lake)
         .args(["serve", "--listen", "127.0.0.1:0", "--now", NOW])
+        .args(extra)
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -1342,6 +1344,7 @@ pub(super) fn serve(lake: &Path) -> (std::process::Child, String, Vec<String>) {
             .expect("a line");
         if let Some(rest) = line.split("listening on http://").nth(1) {
             let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+            std::thread::spawn(move || for _ in lines {});
             return (child, addr, said);
         }
         said.push(line);
@@ -1365,7 +1368,7 @@ pub(super) fn users(lake: &Path, args: &[&str]) -> String {
 #[test]
 fn the_first_start_makes_an_admin_with_a_token_shown_once() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let (mut child, addr, said) = serve(dir.path());
+    let (mut child, addr, said) = serve(dir.path(), &[]);
     let said = said.join("\n");
     let token = said
         .split("API token (only its hash is kept): ")
@@ -1384,7 +1387,7 @@ fn the_first_start_makes_an_admin_with_a_token_shown_once() {
         !String::from_utf8_lossy(&db).contains(&token),
         "the token is stored as it is"
     );
-    let (mut child, _, said) = serve(dir.path());
+    let (mut child, _, said) = serve(dir.path(), &[]);
     assert!(!said.join(" ").contains("API token"), "{said:?}");
     let _ = child.kill();
     let _ = child.wait();
@@ -1402,7 +1405,7 @@ fn the_rest_api_and_mcp_over_http_answer_with_a_token() {
     let token = users(&lake, &["token", &analyst]);
     let reader_token = users(&lake, &["token", &reader]);
     assert!(users(&lake, &["list"]).contains(&analyst));
-    let (mut child, addr, _) = serve(&lake);
+    let (mut child, addr, _) = serve(&lake, &[]);
     let t = Some(token.as_str());
     let (status, body) = http(&addr, "GET", "/api/health", None, None);
     assert_eq!(status, 200, "{body}");

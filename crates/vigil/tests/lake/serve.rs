@@ -3,7 +3,7 @@
 //! limits, and the web app in headless Chromium.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::common::vigil;
-use super::demo::{NOW, demo_lake, incidents, users};
+use super::demo::{demo_lake, incidents, serve as start_server, users};
 
 /// A copy of the demo lake this test may change.
 fn lake_copy() -> tempfile::TempDir {
@@ -45,27 +45,8 @@ impl Drop for Server {
 }
 
 fn serve(lake: &Path, extra: &[&str]) -> Server {
-    let mut child = vigil(lake)
-        .args(["serve", "--listen", "127.0.0.1:0", "--now", NOW])
-        .args(extra)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("vigil serve starts");
-    let stderr = child.stderr.take().expect("a stderr");
-    let mut lines = std::io::BufReader::new(stderr).lines();
-    loop {
-        let line = lines
-            .next()
-            .expect("the server says where it listens")
-            .expect("a line");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr = rest.split_whitespace().next().unwrap_or("").to_string();
-            // Keep reading what it says, so it never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            return Server { child, addr };
-        }
-    }
+    let (child, addr, _) = start_server(lake, extra);
+    Server { child, addr }
 }
 
 /// An account made for a test, with its password and a token.
